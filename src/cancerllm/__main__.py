@@ -1,0 +1,5 @@
+"""``python -m cancerllm`` runs the CLI."""
+
+from cancerllm.cli import main
+
+main()

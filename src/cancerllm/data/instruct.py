@@ -1,0 +1,124 @@
+"""Turn labelled notes into instruction-tuning examples (prompt -> completion) for both tasks.
+
+Long notes are windowed with the same chunker inference uses (:mod:`cancerllm.data.chunking`), so the model is
+trained on exactly the prompt shapes it will see. Each phenotype example's target holds the gold mentions that
+lie wholly inside its chunk (spans are re-based to the chunk); chunks without mentions teach the model to answer
+with an empty list instead of inventing values. Mentions without a span (inferred values) are not trained on:
+the model should only output what the text supports.
+
+Example:
+    >>> from cancerllm.data.schema import Note, Mention, Diagnosis
+    >>> note = Note(id="n1", text="Final diagnosis: adenocarcinoma, pT2 N0.",
+    ...             mentions=[Mention(type="stage_t", text="pT2", start=33, end=36, value="T2")],
+    ...             diagnosis=Diagnosis(text="lung adenocarcinoma", icd10="C34.90"))
+    >>> exs = build_examples([note], types=["stage_t", "stage_n", "stage_m"])
+    >>> [e.task for e in exs]
+    ['phenotype', 'diagnosis']
+    >>> exs[0].completion
+    '{"mentions":[{"type":"stage_t","text":"pT2","value":"T2"}]}'
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cancerllm.data.chunking import Chunk, chunk_text
+from cancerllm.data.prompts import get_style
+from cancerllm.data.schema import InstructionExample, Mention, Note
+
+__all__ = ["build_examples", "note_budget", "token_counter", "chunk_mentions", "annotated_types"]
+
+
+def token_counter(tokenizer: Any) -> Callable[[str], int]:
+    """Tokens in a string; without a tokenizer, ~4 characters per token (only for tests and estimates)."""
+    if tokenizer is None:
+        return lambda s: max(1, len(s) // 4)
+    return lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])
+
+
+def note_budget(style_name: str, tokenizer: Any, max_prompt_tokens: int, types: Sequence[str]) -> int:
+    """Tokens left for the note once the prompt template (instruction, type list) is paid for."""
+    style = get_style(style_name)
+    count = token_counter(tokenizer)
+    overhead = max(count(p) for _, p in style.phenotype_prompts("", list(types), tokenizer))
+    overhead = max(overhead, count(style.diagnosis_prompt("", tokenizer)))
+    budget = max_prompt_tokens - overhead
+    if budget < 32:
+        from cancerllm.errors import ConfigError
+
+        raise ConfigError(f"max_prompt_tokens={max_prompt_tokens} leaves {budget} tokens for the note after the "
+                          f"{overhead}-token template; raise --generate.max_prompt_tokens / data.max_seq_len")
+    return budget
+
+
+def chunk_mentions(mentions: Sequence[Mention], chunk: Chunk) -> list[dict[str, Any]]:
+    """Gold mentions wholly inside ``chunk``, as dicts with chunk-relative spans."""
+    out = []
+    for m in sorted(mentions, key=lambda m: (m.start or 0, m.end or 0)):
+        if m.start is None or m.start < chunk.start or m.end > chunk.end:
+            continue
+        out.append({"type": m.type, "text": m.text, "value": m.value, "assertion": m.assertion,
+                    "start": m.start - chunk.start, "end": m.end - chunk.start})
+    return out
+
+
+def annotated_types(notes: Sequence[Note]) -> list[str]:
+    """Entity types that the gold data annotates (the prompt asks only for these, in schema order)."""
+    from cancerllm.data.phenotypes import ENTITY_TYPES
+
+    seen = {m.type for n in notes for m in n.mentions}
+    return [t for t in ENTITY_TYPES if t in seen]
+
+
+def build_examples(notes: Sequence[Note], style: str = "json.v1", tokenizer: Any = None,
+                   tasks: Sequence[str] = ("phenotype", "diagnosis"), types: Sequence[str] | None = None,
+                   max_prompt_tokens: int = 512, overlap_chars: int = 200, seed: int = 0,
+                   max_empty_ratio: float | None = 1.0) -> list[InstructionExample]:
+    """Instruction examples for ``tasks``, one per (note, chunk[, entity type]).
+
+    Args:
+        notes: labelled notes (mentions for phenotype, ``diagnosis`` for diagnosis).
+        style: registered prompt style name.
+        tokenizer: the model tokenizer (chat template + token counting).
+        types: entity types asked for; default = the types annotated in ``notes``.
+        max_prompt_tokens: prompt budget (template + note chunk).
+        max_empty_ratio: keep at most this many phenotype examples without mentions per example with mentions
+            (seeded subsample; None keeps all). Empty chunks dominate long reports and would teach "say nothing".
+    Returns:
+        Examples in a deterministic order for a given seed.
+    """
+    ps = get_style(style)
+    types = list(types) if types else annotated_types(notes)
+    if "phenotype" in tasks and not types:
+        from cancerllm.errors import ConfigError
+
+        raise ConfigError("sft tasks include 'phenotype' but no note has gold mentions; use --tasks diagnosis "
+                          "or give notes with 'mentions'")
+    count = token_counter(tokenizer)
+    budget = note_budget(style, tokenizer, max_prompt_tokens, types)
+    with_m: list[InstructionExample] = []
+    empty: list[InstructionExample] = []
+    diag: list[InstructionExample] = []
+    for note in notes:
+        chunks = chunk_text(note.text, budget, count, overlap_chars)
+        for ci, chunk in enumerate(chunks):
+            if "phenotype" in tasks:
+                gold = chunk_mentions(note.mentions, chunk)
+                for etype, prompt in ps.phenotype_prompts(chunk.text, types, tokenizer):
+                    sel = [g for g in gold if etype is None or g["type"] == etype]
+                    ex = InstructionExample(id=f"{note.id}#c{ci}" + (f"#{etype}" if etype else ""), task="phenotype",
+                                            prompt=prompt, completion=ps.phenotype_target(sel, etype),
+                                            note_id=note.id, meta={"chunk": [chunk.start, chunk.end]})
+                    (with_m if sel else empty).append(ex)
+            if "diagnosis" in tasks and note.diagnosis is not None:
+                diag.append(InstructionExample(
+                    id=f"{note.id}#c{ci}#dx", task="diagnosis", prompt=ps.diagnosis_prompt(chunk.text, tokenizer),
+                    completion=ps.diagnosis_target(note.diagnosis.text, note.diagnosis.icd10), note_id=note.id,
+                    meta={"chunk": [chunk.start, chunk.end]}))
+    rng = random.Random(seed)
+    if max_empty_ratio is not None and len(empty) > max_empty_ratio * max(1, len(with_m)):
+        empty = rng.sample(empty, int(max_empty_ratio * max(1, len(with_m))))
+        empty.sort(key=lambda e: e.id)
+    return with_m + empty + diag

@@ -1,0 +1,108 @@
+"""``cancerllm evaluate | compare | baseline | hard-split``: thin wrappers over :mod:`cancerllm.evaluate`.
+
+Module level imports only typer and the standard library, so ``cancerllm --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import typer
+
+
+def handle_errors(fn):
+    """``cancerllm.cli.handle_errors``, imported at call time: importing this module first (doctest collection)
+    would otherwise re-enter ``cancerllm.cli`` while it registers this very module."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from cancerllm.cli import handle_errors as real
+
+        return real(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+@handle_errors
+def evaluate_cmd(
+    pred: Path | None = typer.Option(None, "--pred", help="Prediction JSONL (Prediction records)."),
+    gold: Path | None = typer.Option(None, "--gold", help="Gold Note JSONL (raw TCGA files work too)."),
+    run: Path | None = typer.Option(None, "--run", help="Run folder: uses RUN/predictions.jsonl (and meta.json 'gold')."),
+    task: str = typer.Option("all", "--task", help="phenotype, diagnosis or all."),
+    out: Path = typer.Option(Path("out/evaluate"), "--out", help="Folder for metrics.json, report.md, report.html."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for 95% CIs (0 = none)."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+) -> None:
+    """Score predictions against gold: paper metrics, spans, T/N/M/type/ICD with CIs, and reports with plots."""
+    from cancerllm.errors import ConfigError
+    from cancerllm.evaluate.run import evaluate
+
+    if run is not None:
+        pred = pred or run / "predictions.jsonl"
+        meta = run / "meta.json"
+        if gold is None and meta.is_file():
+            g = json.loads(meta.read_text(encoding="utf-8")).get("gold")
+            gold = Path(g) if g else None
+    if pred is None or gold is None:
+        raise ConfigError("evaluate: give --pred and --gold (or --run RUN_DIR whose meta.json names 'gold')")
+    m = evaluate(pred, gold, out=out, task=task, bootstrap=bootstrap, seed=seed)
+    for k, r in m["classification"].items():
+        if not r.get("not_predicted"):
+            typer.echo(f"{k}: acc {r['accuracy']:.3f} macro-F1 {r['macro_f1']:.3f} (n={r['n']})")
+    for t, p in m["paper"].items():
+        if p.get("n_items"):
+            typer.echo(f"paper {t}: average F1 {p['avg_f1']:.2f}")
+    typer.echo(f"invalid lines {len(m['invalid_predictions'])}, missing {len(m['missing_predictions'])}; "
+               f"wrote {out}/metrics.json, report.md, report.html")
+
+
+@handle_errors
+def compare_cmd(
+    runs: list[Path] = typer.Argument(..., help="Evaluate folders or prediction files; the first is the reference."),
+    gold: Path | None = typer.Option(None, "--gold", help="Gold JSONL, needed for prediction files."),
+    out: Path = typer.Option(Path("out/compare"), "--out", help="Folder for compare.json and compare.md."),
+    bootstrap: int = typer.Option(1000, "--bootstrap", help="Paired bootstrap resamples."),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+) -> None:
+    """Side-by-side table and paired bootstrap p-values on the items the runs share."""
+    from cancerllm.evaluate.compare import compare
+
+    compare(runs, gold=gold, out=out, bootstrap=bootstrap, seed=seed)
+    typer.echo((out / "compare.md").read_text(encoding="utf-8"))
+
+
+@handle_errors
+def baseline_cmd(
+    name: str = typer.Argument(..., help="regex or tfidf."),
+    train: Path | None = typer.Option(None, "--train", help="Training Note JSONL (tfidf fit; regex majority fallback)."),
+    input: Path = typer.Option(..., "--input", help="Notes to predict (Note JSONL)."),
+    out: Path = typer.Option(..., "--out", help="Prediction JSONL to write."),
+    fallback: str = typer.Option("majority", "--fallback", help="regex only: majority (train majority class when "
+                                 "the note states no value) or none (abstain)."),
+) -> None:
+    """Non-LLM baselines writing Prediction records (score them with `cancerllm evaluate`)."""
+    from cancerllm.evaluate.baselines import run_baseline
+
+    path = run_baseline(name, train, input, out, fallback=fallback)
+    typer.echo(f"wrote {path}")
+
+
+@handle_errors
+def hard_split_cmd(
+    input: Path = typer.Option(..., "--input", help="Note JSONL (e.g. the TCGA test split)."),
+    out: Path = typer.Option(..., "--out", help="Masked Note JSONL to write."),
+) -> None:
+    """Mask explicit TNM strings (pT2, pN1a, ypT3, 'T2 N0 M0') deterministically, remapping gold spans."""
+    from cancerllm.evaluate.hard import hard_split
+
+    stats = hard_split(input, out)
+    typer.echo(json.dumps(stats))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate_cmd)
+    app.command("compare")(compare_cmd)
+    app.command("baseline")(baseline_cmd)
+    app.command("hard-split")(hard_split_cmd)

@@ -31,10 +31,19 @@ import simple_icd_10_cm as cm
 from cancerllm.data.schema import Diagnosis
 from cancerllm.errors import DataFormatError
 
-__all__ = ["is_valid", "normalize", "describe", "nearest_valid", "ProjectInfo", "TCGA_PROJECTS",
-           "normalize_tcga", "diagnosis_for"]
+__all__ = [
+    "TCGA_PROJECTS",
+    "ProjectInfo",
+    "describe",
+    "diagnosis_for",
+    "is_valid",
+    "nearest_valid",
+    "normalize",
+    "normalize_tcga",
+]
 
-_CODE_LIKE = re.compile(r"[A-Z][0-9OIL][0-9A-Z](?:\.?[0-9A-Z]{1,4})?")
+# A code-like token: a letter, two category characters (at least one a real digit, see below), an optional tail.
+_CODE_LIKE = re.compile(r"(?<![A-Z0-9])[A-Z][0-9OIL][0-9A-Z](?:\.?[0-9A-Z]{1,4})?")
 
 
 def _clean(code: str) -> str:
@@ -94,8 +103,10 @@ def nearest_valid(code: str | None) -> str | None:
     """
     if not code:
         return None
-    for m in _CODE_LIKE.finditer(_clean(code)):
+    for m in _CODE_LIKE.finditer(code.strip().upper()):
         cand = m.group(0).replace(".", "")
+        if not any(ch.isdigit() for ch in cand[1:3]):
+            continue  # "COLON" must not become C01 (base of tongue)
         # OCR / typing confusions only in the two digit positions of the category (C5O -> C50).
         cand = cand[0] + cand[1:3].replace("O", "0").replace("I", "1").replace("L", "1") + cand[3:]
         # Why longest-prefix: ICD-10-CM is a prefix tree, so dropping characters walks up to an ancestor.

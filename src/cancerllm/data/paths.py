@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cancerllm.errors import ResourceError
 
-__all__ = ["ENV_VAR", "data_root", "dataset_dir", "candidate_roots"]
+__all__ = ["ENV_VAR", "candidate_roots", "data_root", "dataset_dir"]
 
 ENV_VAR = "CANCERLLM_DATA"
 _REPO_ROOT = Path(__file__).resolve().parents[3]

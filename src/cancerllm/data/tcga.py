@@ -8,7 +8,8 @@ Each report becomes one note with:
 * ``mentions``: evidence spans ``stage_t`` / ``stage_n`` / ``stage_m`` where the report states the gold class,
   e.g. "PATHOLOGIC STAGE: pT2a NO MX" gives ``stage_t`` "pT2a" (value T2) and ``stage_n`` "NO" (value N0)
   when the registry says T2 / N0. A statement that contradicts the registry adds no mention (the registry label
-  is kept) and is listed in ``meta["tnm_disagree"]``; "MX" never grounds an M0 label;
+  is kept) and is listed in ``meta["tnm_disagree"]``; "MX" never grounds an M0 label, nor does a clinical
+  "cT2" ground a pathologic T2;
 * ``meta``: the raw source fields, documented in :data:`META_FIELDS`.
 
 Example:
@@ -29,14 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cancerllm.data.icd import normalize_tcga, TCGA_PROJECTS
+from cancerllm.data.icd import TCGA_PROJECTS, normalize_tcga
 from cancerllm.data.io import iter_jsonl_dicts
 from cancerllm.data.paths import dataset_dir
 from cancerllm.data.schema import Diagnosis, Mention, Note
 from cancerllm.data.tnm import find_tnm, gold_class
 from cancerllm.errors import ConfigError, DataFormatError
 
-__all__ = ["load_tcga", "note_from_record", "find_tnm", "TcgaStats", "META_FIELDS", "SPLITS", "DATASET"]
+__all__ = ["DATASET", "META_FIELDS", "SPLITS", "TcgaStats", "find_tnm", "load_tcga", "note_from_record"]
 
 DATASET = "tcga_path_reports"
 SPLITS = {"train": "train.jsonl", "dev": "dev.jsonl", "test": "test.jsonl", "all": "reports.jsonl"}
@@ -73,8 +74,9 @@ class TcgaStats:
     """Per project: notes whose diagnosis code differs from TCGA's raw icd_10 (missing raw counts)."""
 
     def as_dict(self) -> dict[str, Any]:
+        changed = {k: v for k, v in sorted(self.icd_changed.items()) if v}
         return {"notes": self.notes, "evidence": dict(self.evidence), "disagree": dict(self.disagree),
-                "icd_rule": dict(self.icd_rule), "icd_changed": dict(sorted(self.icd_changed.items()))}
+                "icd_rule": dict(self.icd_rule), "icd_changed": changed}
 
 
 def _check(rec: dict[str, Any]) -> None:
@@ -99,7 +101,9 @@ def note_from_record(rec: dict[str, Any], stats: TcgaStats | None = None) -> Not
     mentions, disagree = [], []
     for mtype, key in _AXES:
         gold = labels[key]
-        stated = [(s, e, v) for t, s, e, v in found if t == mtype and gold_class(v) is not None]
+        # Clinical "cT2" is not evidence for a pathologic label; "ypT3" (after neoadjuvant therapy) is.
+        stated = [(s, e, v) for t, s, e, v in found
+                  if t == mtype and gold_class(v) is not None and not text.startswith(("c", "yc"), s)]
         # Why only matching spans: the registry label is the gold; a report stating another class (re-staging,
         # a second tumour, a typo) is not evidence for it, and quoting it would teach the wrong span.
         hits = [Mention(type=mtype, text=text[s:e], start=s, end=e, value=v, assertion="present")

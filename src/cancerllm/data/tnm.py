@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["find_tnm", "gold_class", "AXIS_TYPES"]
+__all__ = ["AXIS_TYPES", "find_tnm", "gold_class"]
 
 AXIS_TYPES = {"T": "stage_t", "N": "stage_n", "M": "stage_m"}
 
@@ -35,7 +35,7 @@ _CAND = re.compile(
     r"(?P<cat>is|IS|[0-4]|[xX]|[oOQ]|[lI](?![A-Za-z]{2}))(?P<sub>(?<=[1-4lI])[a-dA-D][12]?|(?<=[1lI])mi)?"
 )
 # Allowed right neighbours of a token that is glued to more text: another TNM/L/V/R/G token or a suffix.
-_GLUED_RIGHT = re.compile(r"(?:yp|p|c)?[TNM](?: ?[0-4xX]|[oOlI](?![a-z]))|[LVRG][0-9xXoO]|\(|sn\b|i[+-]|mol|m\b")
+_GLUED_RIGHT = re.compile(r"(?:yp|p|c)?[TNM](?: ?[0-4xX]|[oOlI](?![e-z]|[ST]|[ND][A-Z]))|[LVRG][0-9xXoO]|\(|sn\b|i[+-]|mol|m\b")
 # A legend line of a synoptic template ("pN1: Metastasis in 1-3 nodes. pN2: ...") lists options, not the answer.
 _DEFINITION = re.compile(r"\s*:\s*(?:tumou?r|metasta|no |cannot|regional|distant|invasion|invades|extension|"
                          r"unilateral|bilateral|greater|carcinoma in situ|single|multiple)", re.IGNORECASE)
@@ -85,11 +85,12 @@ def _candidates(text: str) -> list[dict]:
         ocr = m["cat"] in "oOQlI"
         if ocr and not pre and (m["ax"] == "T" or m["cat"] == "Q"):
             continue  # "TO" is a word, never T0; a bare "NQ" or "Tl" is too weak
-        if m["cat"] in "lI" and pre != "p" or m["sp"] and not (m["cat"].isdigit() or m["cat"] in "xX"):
-            continue  # "PNI" is perineural invasion; "T IS" / "N O" are words, not "Tis" / "N0"
+        if m["sp"] and not (m["cat"].isdigit() or m["cat"] in "xX"):
+            continue  # "T IS" / "N O" are words, not "Tis" / "N0"
         nxt = text[end:end + 1]
         out.append({"ax": m["ax"], "value": value, "start": start, "end": end, "pre": bool(pre), "ocr": ocr,
-                    "space": bool(m["sp"]), "glued_left": start > 0 and text[start - 1].isalnum(),
+                    "space": bool(m["sp"]), "weak_one": m["cat"] in "lI" and pre != "p",
+                    "glued_left": start > 0 and text[start - 1].isalnum(),
                     "glued_right": nxt.isalnum()})
     return out
 
@@ -130,6 +131,8 @@ def find_tnm(text: str) -> list[tuple[str, int, int, str]]:
         nxt = cands[i + 1] if i + 1 < len(cands) else None
         if not _left_ok(text, c, kept[-1] if kept else None):  # glue only to an accepted token ("SYNOPTIC")
             continue
+        if c["weak_one"] and not (kept and kept[-1]["end"] == c["start"]):
+            continue  # l/I as 1 only after "p" ("pTla") or packed ("pT1Nla"); "PNI" is perineural invasion
         if c["glued_right"] and not _GLUED_RIGHT.match(text, c["end"]):
             continue  # "T1weighted", "M30", "pT2ABC"
         in_seq = (prev is not None and _gap_ok(text, prev, c)) or (nxt is not None and _gap_ok(text, c, nxt))
@@ -138,9 +141,9 @@ def find_tnm(text: str) -> list[tuple[str, int, int, str]]:
             continue
         if c["ocr"] or c["space"]:
             # "NO"/"MO" and "N 0" are trusted only right after another token of the statement.
-            if (prev is not None and _gap_ok(text, prev, c)) or (c["pre"] and c["space"] and not c["ocr"]):
-                kept.append(c)
-            elif c["space"] and not c["ocr"] and _context(text, c):
+            after_token = prev is not None and _gap_ok(text, prev, c)
+            spaced_ok = c["space"] and not c["ocr"] and (c["pre"] or _context(text, c))  # "pT 2", "(pTNM): N 0"
+            if after_token or spaced_ok:
                 kept.append(c)
             continue
         if _BAD_RIGHT.match(text, c["end"]):

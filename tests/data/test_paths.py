@@ -27,8 +27,6 @@ def test_paths_default_candidates_are_repo_then_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     origins = [o for o, _ in paths.candidate_roots()]
     assert origins == ["repo root/../shared/data", "cwd/../shared/data"]
-    repo_candidate = paths.candidate_roots()[0][1]
-    assert (repo_candidate.parent.parent / "main" / "src" / "cancerllm").is_dir() or True  # layout-independent
     assert paths.candidate_roots()[1][1] == tmp_path.parent / "shared" / "data"
 
 

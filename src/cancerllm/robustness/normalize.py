@@ -40,7 +40,7 @@ from pathlib import Path
 from cancerllm.data.schema import Note, Prediction
 from cancerllm.robustness.edits import Edit, EditLog
 from cancerllm.robustness.perturb import _VARIANTS, apply_log, remap_mentions
-from cancerllm.robustness.tables import VARIANT_GROUPS
+from cancerllm.robustness.tables import KEYBOARD_NEIGHBOURS, VARIANT_GROUPS
 
 __all__ = ["Lexicon", "Normalizer", "restore_prediction", "damerau_levenshtein"]
 
@@ -77,6 +77,17 @@ def _deletes(word: str, depth: int) -> set[str]:
         frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
         out |= frontier
     return out
+
+
+def _far_key(typed: str, cand: str) -> int:
+    """1 if ``typed`` is ``cand`` with one letter replaced by a key that is *not* its keyboard neighbour, else 0."""
+    if len(typed) != len(cand):
+        return 0
+    diff = [(a, b) for a, b in zip(typed, cand) if a != b]
+    if len(diff) != 1:
+        return 0
+    a, b = diff[0]
+    return int(b not in KEYBOARD_NEIGHBOURS.get(a, ""))
 
 
 class Lexicon:
@@ -150,9 +161,9 @@ class Lexicon:
             self._index = self._build_index()
         w = word.lower()
         digits = re.sub(r"\D", "", w)
-        best: tuple[int, int, str] | None = None
+        best: tuple[int, int, int, str] | None = None
         seen: set[str] = set()
-        for d in _deletes(w[:_PREFIX], max_distance):
+        for d in sorted(_deletes(w[:_PREFIX], max_distance)):  # sorted: set order varies between processes
             for cand in self._index.get(d, ()):
                 if cand in seen:
                     continue
@@ -160,9 +171,13 @@ class Lexicon:
                 if re.sub(r"\D", "", cand) != digits or self.counts[cand] < min_count:  # numbers are data
                     continue
                 dist = damerau_levenshtein(w, cand, max_distance)
-                if dist <= max_distance and (best is None or (dist, -self.counts[cand]) < best[:2]):
-                    best = (dist, -self.counts[cand], cand)
-        return best[2] if best else None
+                if dist > max_distance:
+                    continue
+                # Rank: fewest edits, then a plausible key slip ("b0" is "n0", not "m0"), then frequency, then name.
+                key = (dist, _far_key(w, cand), -self.counts[cand], cand)
+                if best is None or key < best:
+                    best = key
+        return best[3] if best else None
 
     def canonical(self, form: str) -> str | None:
         """The most frequent training spelling of ``form``'s variant group (None if the group is unseen)."""
@@ -210,7 +225,8 @@ class Normalizer:
 
     Args:
         lexicon: built from the training notes.
-        min_length: shorter tokens are never corrected (too many near neighbours: "no" / "on" / "nd").
+        min_length: shorter words are never corrected (too many near neighbours: "no" / "on" / "nd"); tokens
+            with a digit are corrected from 2 characters ("B0" -> "N0").
         expand_abbreviations: also replace table abbreviations by their context-chosen expansion. Off by
             default: a model tuned on the raw notes reads "ER" better than a text it never saw.
     """
@@ -236,8 +252,10 @@ class Normalizer:
                 skip = i + 1
                 continue
             has_digit = any(c.isdigit() for c in word)
-            if len(word) < self.min_length or (has_digit and len(word) > 5):
-                continue  # short words have too many neighbours; long alphanumerics are codes, not typos
+            # Short words have too many neighbours ("no"/"on"), but a 2-character TNM token ("B0" for "N0") has
+            # one digit that must stay, which leaves few candidates. Long alphanumerics are codes, not typos.
+            if len(word) < (2 if has_digit else self.min_length) or (has_digit and len(word) > 5):
+                continue
             far = len(word) >= 8 and not has_digit
             fix = self.lexicon.suggest(word, 2 if far else 1)
             if fix is not None and damerau_levenshtein(word.lower(), fix) == 2:

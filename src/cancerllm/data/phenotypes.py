@@ -13,6 +13,10 @@ Assertion semantics, each with a real-looking sentence:
 * ``historical``  "History of treated melanoma (2009), s/p wide local excision."
 * ``family``      "Mother had breast cancer at 45."
 
+Only ``present`` mentions of the current cancer feed document labels (``t_stage``, ``n_stage``, ``m_stage``): in
+"History of pT1a melanoma. Lung adenocarcinoma, pT3 N0." the T label is T3. Value formats, the cue words of each
+assertion and the Note JSONL format are documented for users in ``docs/schema.md``.
+
 Example:
     >>> ENTITY_TYPES["stage_t"].family
     'stage'
@@ -31,6 +35,9 @@ ASSERTIONS = ("present", "negated", "possible", "historical", "family")
 
 @dataclass(frozen=True)
 class EntityType:
+    """One phenotype type: its name (the ``Mention.type`` string), a one-line definition, surface examples, the
+    paper family it rolls up to, and how its normalised ``Mention.value`` is written."""
+
     name: str
     definition: str
     examples: tuple[str, ...]
@@ -72,5 +79,7 @@ ENTITY_TYPES: dict[str, EntityType] = {t.name: t for t in [
 PAPER_FAMILY = {name: t.family for name, t in ENTITY_TYPES.items()}
 
 TREATMENT_CATEGORIES = ("surgery", "chemotherapy", "radiation", "immunotherapy", "targeted", "hormonal")
+"""The ``category`` of a treatment value ``'category: agent'`` (e.g. ``'targeted: trastuzumab'``)."""
 
 BIOMARKERS = ("ER", "PR", "HER2", "Ki-67", "PD-L1", "EGFR", "KRAS", "ALK", "BRAF", "MSI", "PSA", "CEA", "CA-125")
+"""Biomarker names used in values ``'NAME: result'`` (``'ER: positive'``, ``'PD-L1: TPS 60%'``, ``'MSI: high'``)."""

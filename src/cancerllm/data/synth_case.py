@@ -75,7 +75,8 @@ class Case:
     @property
     def diagnosis_text(self) -> str:
         side = f"{self.side} " if self.side else ""
-        return f"{self.histology} of the {side}{self.site.name}{self.site.suffix}"
+        # "glioblastoma, IDH-wildtype" -> "glioblastoma of the left frontal lobe": qualifiers stay out of the phrase.
+        return f"{self.histology.split(',')[0]} of the {side}{self.site.name}{self.site.suffix}"
 
     @property
     def response_abbr(self) -> str:

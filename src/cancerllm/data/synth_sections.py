@@ -127,7 +127,7 @@ def stage(d, case: Case, rng: random.Random, prefix: str, with_m: bool = True, g
         if case.cancer.gyn:
             d.m("stage_group", f"FIGO stage {case.stage_group}", f"Stage {case.stage_group}")
         else:
-            d.t(rng.choice(("", "AJCC ")))
+            d.t(rng.choice(("", "AJCC ")) if case.cancer.staged else "")  # lymphoma groups are Ann Arbor
             d.m("stage_group", f"{rng.choice(('stage', 'Stage'))} {case.stage_group}", f"Stage {case.stage_group}")
         d.t(")" if tnm else "")
 
@@ -262,16 +262,16 @@ def treatment(d, tx, rng: random.Random, assertion: str = "present") -> None:
 
 
 def response(d, case: Case, rng: random.Random) -> None:
-    """RECIST response; the abbreviation 'PR' is resolved to 'partial response' by its context."""
+    """Response by the type's criteria; the abbreviation 'PR' is resolved to 'partial response' by its context."""
+    criteria = {"GBM": "RANO", "DLBC": "Lugano criteria"}.get(case.cancer.code, "RECIST 1.1")
     if rng.random() < 0.5:
         d.t(rng.choice(("Restaging shows ", "Findings are compatible with ")))
         d.m("outcome", case.response, f"response: {case.response}")
-        d.t(" per RECIST 1.1.\n")
     else:
         abbr = case.response_abbr
         d.t("Best response: ")
-        d.m("outcome", abbr, f"response: {expand(abbr, f'Best response: {abbr} per RECIST 1.1')}")
-        d.t(" per RECIST 1.1.\n")
+        d.m("outcome", abbr, f"response: {expand(abbr, f'Best response: {abbr} per {criteria}')}")
+    d.t(f" per {criteria}.\n")
 
 
 def survival(d, case: Case, rng: random.Random) -> None:

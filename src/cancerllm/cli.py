@@ -9,22 +9,18 @@ Config-driven verbs take ``--config FILE.yaml`` and any number of ``section.key=
 
 from __future__ import annotations
 
-import functools
 import importlib
 import logging
 import sys
-from collections.abc import Callable
-from typing import Any
-
 import typer
 
-__all__ = ["app", "main", "handle_errors", "CONFIG_CLASSES", "EXTRA_ARGS"]
+from cancerllm.cli_utils import EXTRA_ARGS, handle_errors
+
+__all__ = ["app", "main", "CONFIG_CLASSES"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="CancerLLM: cancer-domain LLM toolkit (pretrain, sft, extract, diagnose, rag, evaluate, ...).")
 
-# Lets a command accept free `section.key=value` overrides after its options.
-EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 # verb -> "module:ConfigClass"; used by `validate` to check every shipped YAML under configs/<verb>/.
 CONFIG_CLASSES = {
@@ -50,22 +46,6 @@ _VERB_MODULES = [
     "cancerllm.serve.cli",
     "cancerllm.demo_cli",
 ]
-
-
-def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Print CancerLLMError messages cleanly (code + message, exit status 2) instead of a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from cancerllm.errors import CancerLLMError
-
-        try:
-            return fn(*args, **kwargs)
-        except CancerLLMError as err:
-            typer.echo(f"error {err.code}: {err}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 def _import_class(spec: str) -> type:

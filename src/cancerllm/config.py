@@ -214,7 +214,14 @@ def _coerce(value: Any, tp: Any, where: str, problems: list[str]) -> Any:
     return value
 
 
-def _build(cls: type, values: dict[str, Any], prefix: str, problems: list[str]) -> Any:
+def _field_default(f: dataclasses.Field) -> Any:
+    """A nested section's own default (e.g. SFT's LoRAArgs(r=64)), so YAML/overrides start from it, not the class."""
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default if dataclasses.is_dataclass(f.default) else None
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str, problems: list[str], base: Any = None) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in values:
@@ -230,13 +237,13 @@ def _build(cls: type, values: dict[str, Any], prefix: str, problems: list[str]) 
             if not isinstance(raw, dict):
                 problems.append(f"{prefix}{name}: got {raw!r}, expected a mapping of {tp.__name__} fields")
                 continue
-            kwargs[name] = _build(tp, raw, f"{prefix}{name}.", problems)
+            kwargs[name] = _build(tp, raw, f"{prefix}{name}.", problems, _field_default(fields[name]))
         else:
             kwargs[name] = _coerce(raw, tp, f"{prefix}{name}", problems)
-    obj = cls(**kwargs)
+    obj = dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
     for name in fields:  # sections left at their defaults still validate
         if dataclasses.is_dataclass(hints[name]) and name not in values:
-            setattr(obj, name, _build(hints[name], {}, f"{prefix}{name}.", problems))
+            setattr(obj, name, _build(hints[name], {}, f"{prefix}{name}.", problems, _field_default(fields[name])))
     if hasattr(obj, "validate") and len(problems) == n_before:  # cross-field checks need well-typed values
         problems.extend(obj.validate())
     return obj

@@ -53,7 +53,12 @@ def _projects() -> tuple[str, ...]:
 def _current(note: Note, field: str) -> str | None:
     if field == "cancer_type":
         return note.cancer_type or (note.diagnosis.cancer_type if note.diagnosis else None)
-    return note.labels.get(field)
+    if field in note.labels:
+        return note.labels[field]
+    # Notes without document labels (synthetic, hand-made) carry the stage in their mentions only.
+    from cancerllm.data.values import labels_from_mentions
+
+    return labels_from_mentions(note.mentions).get(field)
 
 
 def _flip(note: Note, field: str, new: str) -> Note:

@@ -164,8 +164,11 @@ def run(cfg: SFTConfig) -> RunResult:
     start_step = int(Path(ckpt).name.split("-")[-1]) if ckpt else 0
 
     # ---- report: dev loss is on completion tokens only, so its perplexity is the answer's, not the note's
-    dev_loss = trainer.evaluate()["eval_loss"] if dev_ds is not None else None
     steps = trainer.state.global_step
+    dev_loss = None
+    if dev_ds is not None:  # the Trainer may already have evaluated at the last step; don't pay for it twice
+        done = history.dev and history.dev[-1][0] == steps
+        dev_loss = history.dev[-1][1] if done else trainer.evaluate()["eval_loss"]
     mean_len = sum(len(x) for x in trainer.train_dataset["input_ids"]) / max(1, len(trainer.train_dataset))
     seqs = (steps - start_step) * cfg.train.batch_size * cfg.train.grad_accum * args.world_size
     n_train, _ = trainable_parameters(model)

@@ -11,27 +11,12 @@ Examples (run from the repository root)::
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
 import typer
 
-# Same as cancerllm.cli.EXTRA_ARGS: lets `rag index` take free `key=value` IndexConfig overrides.
-EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
-
-
-def handle_errors(fn):
-    """``cancerllm.cli.handle_errors`` imported at call time: importing ``cancerllm.cli`` here would re-enter it
-    while it registers this module (e.g. when doctest collection imports this file first)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from cancerllm.cli import handle_errors as real
-
-        return real(fn)(*args, **kwargs)
-
-    return wrapper
+from cancerllm.cli_utils import EXTRA_ARGS, handle_errors
 
 rag_app = typer.Typer(no_args_is_help=True, help="Retrieval-augmented prompting: build and inspect example indexes.")
 

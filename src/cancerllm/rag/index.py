@@ -84,6 +84,10 @@ class Index:
     def __post_init__(self) -> None:
         self._by_id = {n.id: i for i, n in enumerate(self.notes)}
 
+    def note(self, doc_id: str) -> Note:
+        """The corpus note with id ``doc_id``."""
+        return self.notes[self._by_id[doc_id]]
+
     def banned(self, exclude_ids: Collection[str] = (), exclude_patients: Collection[str | None] = ()) -> set[int]:
         """Corpus rows that must not be returned: the given ids and every note of the given patients."""
         pats = {p for p in exclude_patients if p}

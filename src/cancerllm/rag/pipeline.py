@@ -89,7 +89,7 @@ class ExampleRetriever:
         want = min(len(self.index.notes), 4 * k + len(exclude))  # over-fetch: some neighbours may be unusable
         out: list[Example] = []
         for doc_id, score in self.search(note.text, want, exclude, [note.patient_id]):
-            ex = self._example(self.index.notes[self.index._by_id[doc_id]], task, ps, list(types), score)
+            ex = self._example(self.index.note(doc_id), task, ps, list(types), score)
             if ex is not None:
                 out.append(ex)
             if len(out) == k:

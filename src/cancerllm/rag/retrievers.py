@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import zlib
@@ -150,15 +151,12 @@ def tokenize(text: str) -> list[str]:
     return [stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS_EN]
 
 
+@functools.lru_cache(maxsize=1)
 def _stemmer():
-    from functools import lru_cache
-
+    """Porter stemming memoised per word: clinical corpora repeat a small vocabulary millions of times."""
     from nltk.stem import PorterStemmer
 
-    global _STEM
-    if "_STEM" not in globals():
-        _STEM = lru_cache(maxsize=200_000)(PorterStemmer().stem)
-    return _STEM
+    return functools.lru_cache(maxsize=200_000)(PorterStemmer().stem)
 
 
 class BM25Retriever(Retriever):
@@ -199,6 +197,7 @@ class DenseRetriever(Retriever):
         self._encoder: Any = None
         self.emb: np.ndarray | None = None
         self._faiss: Any = None
+        self._qcache: dict[str, np.ndarray] = {}
 
     @property
     def encoder(self) -> Any:
@@ -211,7 +210,12 @@ class DenseRetriever(Retriever):
         self.n_docs = len(texts)
 
     def encode_query(self, query: str) -> np.ndarray:
-        return self.encoder.encode([query], role="query")[0]
+        # Inference asks for the same note twice (phenotype, then diagnosis); a small cache saves a forward pass.
+        if query not in self._qcache:
+            if len(self._qcache) >= 256:
+                self._qcache.pop(next(iter(self._qcache)))
+            self._qcache[query] = self.encoder.encode([query], role="query")[0]
+        return self._qcache[query]
 
     def scores(self, query):
         return self.emb @ self.encode_query(query)

@@ -27,7 +27,7 @@ def test_distributed_two_process_cpu_equals_single_process_global_batch(tiny_mod
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
            "-m", "cancerllm", "pretrain", *common, f"out={tmp_path / 'ddp'}", "train.batch_size=2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ddp = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert ddp["world_size"] == 2 and ddp["steps"] == 3

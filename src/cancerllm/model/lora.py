@@ -20,8 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["lora_config", "attach_lora", "load_trainable", "apply_adapters", "merge", "trainable_parameters",
-           "lora_state"]
+__all__ = [
+    "apply_adapters",
+    "attach_lora",
+    "load_trainable",
+    "lora_config",
+    "lora_state",
+    "merge",
+    "trainable_parameters",
+]
 
 log = logging.getLogger("cancerllm.model")
 

@@ -41,11 +41,19 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def pretrain_cmd(ctx: typer.Context,
                      config: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP)) -> None:
-        """LoRA continued pretraining (causal-LM loss, packed blocks) on clinical text; writes out/pretrain/<name>."""
+        """LoRA continued pretraining (causal-LM loss, packed blocks) on clinical text; writes out/pretrain/<name>.
+
+        Overrides, e.g.: model.path=embedded|DIR  data.train=auto|FILE|DIR  data.max_seq_len=512  lora.r=8
+        train.max_steps=100  train.grad_accum=2  train.resume=true  out=out/pretrain/mine
+        """
         _run("cancerllm.train.pretrain", "PretrainConfig", config, list(ctx.args))
 
     @app.command("sft", context_settings=EXTRA_ARGS)
     @handle_errors
     def sft_cmd(ctx: typer.Context, config: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP)) -> None:
-        """Multi-task instruction tuning (phenotypes + diagnosis), completion-only loss; writes out/sft/<name>."""
+        """Multi-task instruction tuning (phenotypes + diagnosis), completion-only loss; writes out/sft/<name>.
+
+        Overrides, e.g.: base_adapter=out/pretrain/embedded  tasks=phenotype,diagnosis  prompt_style=json.v1|qa.v1
+        data.train=auto|NOTES.jsonl  lora.r=64  train.max_steps=80  out=out/sft/mine
+        """
         _run("cancerllm.train.sft", "SFTConfig", config, list(ctx.args))

@@ -24,8 +24,18 @@ from typing import Any
 
 from cancerllm.errors import ResourceError
 
-__all__ = ["RunResult", "is_main_process", "load_notes", "precision_flags", "trainer_kwargs", "resume_checkpoint",
-           "LossHistory", "summarize_losses", "perplexity", "write_run_folder"]
+__all__ = [
+    "LossHistory",
+    "RunResult",
+    "is_main_process",
+    "load_notes",
+    "perplexity",
+    "precision_flags",
+    "resume_checkpoint",
+    "summarize_losses",
+    "trainer_kwargs",
+    "write_run_folder",
+]
 
 log = logging.getLogger("cancerllm.train")
 

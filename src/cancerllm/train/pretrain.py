@@ -36,7 +36,7 @@ from cancerllm.config import DataArgs, LoRAArgs, ModelArgs, TrainArgs
 from cancerllm.errors import ConfigError, ResourceError
 from cancerllm.train.common import RunResult
 
-__all__ = ["PretrainConfig", "run", "pack", "read_texts"]
+__all__ = ["PretrainConfig", "pack", "read_texts", "run"]
 
 log = logging.getLogger("cancerllm.train")
 

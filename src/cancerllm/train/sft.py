@@ -47,7 +47,7 @@ from cancerllm.config import DataArgs, LoRAArgs, ModelArgs, TrainArgs
 from cancerllm.errors import ResourceError
 from cancerllm.train.common import RunResult
 
-__all__ = ["SFTConfig", "run", "build_records"]
+__all__ = ["SFTConfig", "build_records", "run"]
 
 log = logging.getLogger("cancerllm.train")
 

@@ -54,7 +54,7 @@ def test_label_noise_deterministic_and_seed_dependent():
     a, _ = noise_labels(notes, 0.3, seed=1)
     b, _ = noise_labels(notes, 0.3, seed=1)
     c, _ = noise_labels(notes, 0.3, seed=2)
-    dump = lambda ns: [n.model_dump_json() for n in ns]  # noqa: E731
+    dump = lambda ns: [n.model_dump_json() for n in ns]
     assert dump(a) == dump(b)
     assert dump(a) != dump(c)
     zero, rep = noise_labels(notes, 0.0)

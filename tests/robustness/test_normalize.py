@@ -6,13 +6,13 @@ from cancerllm.data.schema import Mention, Note, Prediction
 from cancerllm.robustness.normalize import Lexicon, Normalizer, restore_prediction
 from cancerllm.robustness.predictors import NormalizedPredictor, RegexPredictor
 
-CORPUS = ["Invasive ductal carcinoma, pT2a N0 M0. HER2 positive. Lymphovascular invasion not identified. "
-          "Margins are insignificant and significant."] * 5
+CORPUS = [("Invasive ductal carcinoma, pT2a N0 M0. HER2 positive. Lymphovascular invasion not identified. "
+           "Margins are insignificant and significant.")] * 5
 
 
 def test_normalize_corrects_typos_and_keeps_known_words():
     norm = Normalizer(Lexicon.from_texts(CORPUS))
-    fixed, log = norm.normalize(Note(id="a", text="Invasive ductl carcinoma, pR2a B0 M0. Lymphovascualr invasion."))
+    fixed, _ = norm.normalize(Note(id="a", text="Invasive ductl carcinoma, pR2a B0 M0. Lymphovascualr invasion."))
     assert fixed.text == "Invasive ductal carcinoma, pT2a N0 M0. Lymphovascular invasion."
     clean = Note(id="b", text=CORPUS[0])
     assert norm.normalize(clean)[0].text == clean.text  # nothing to fix: nothing changes

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-import cancerllm.robustness.perturb  # noqa: F401  (registers the entries)
 from cancerllm.data.io import write_jsonl
 from cancerllm.data.paths import data_root
 from cancerllm.data.schema import Mention, Note
 from cancerllm.data.synth import synthesize
+from cancerllm.errors import CancerLLMError
 from cancerllm.registry import perturbations
 from cancerllm.robustness.perturb import PERTURBATION_NAMES
 
@@ -18,7 +18,7 @@ from cancerllm.robustness.perturb import PERTURBATION_NAMES
 def _has_tcga() -> bool:
     try:
         return (data_root() / "tcga_path_reports" / "test.jsonl").is_file()
-    except Exception:  # noqa: BLE001 - any lookup failure means "absent"
+    except CancerLLMError:  # no data folder found
         return False
 
 

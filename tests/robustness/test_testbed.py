@@ -84,6 +84,8 @@ def test_testbed_config_errors_are_collected():
     assert "rates" in text and "typo.x.v1" in text and "augment" in text
     with pytest.raises(ConfigError, match="--run"):
         load_config(RobustnessConfig, overrides=["predictor=model"])
+    # the override parser reads the word "none" as null; it must still mean no mitigation
+    assert load_config(RobustnessConfig, overrides=["predictor=regex", "mitigation=none"]).mitigation == "none"
 
 
 def test_testbed_cli_runs_and_prints_the_table(data, tmp_path):
@@ -112,8 +114,8 @@ def test_testbed_label_noise_sft_on_tiny_model(tiny_model_dir, tiny_notes_file, 
     cfg = load_config(RobustnessConfig, overrides=[
         f"train={tiny_notes_file}", f"test={tiny_notes_file}", f"out={tmp_path}", "testbed=label-noise",
         "predictor=model", "rates=0,1", "limit=2", "noise_fields=t_stage",
-        f"sft_overrides=[model.path={tiny_model_dir},train.max_steps=2,train.batch_size=2,tasks=phenotype,"
-        "data.max_seq_len=640,train.logging_steps=1,train.eval_steps=1000,train.save_steps=1000]",
+        (f"sft_overrides=[model.path={tiny_model_dir},train.max_steps=2,train.batch_size=2,tasks=phenotype,"
+         "data.max_seq_len=640,train.logging_steps=1,train.eval_steps=1000,train.save_steps=1000]"),
         "generate.max_new_tokens=8"])
     res = run(cfg)
     assert (tmp_path / "rate_1" / "sft" / "run.json").is_file()

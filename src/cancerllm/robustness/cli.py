@@ -43,7 +43,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Misspelling / label-noise testbeds: scores per rate, degradation curve (PNG + Markdown) and its AUC."""
         from cancerllm.config import load_config
-        from cancerllm.robustness.testbed import RobustnessConfig, run as run_testbed
+        from cancerllm.robustness.testbed import RobustnessConfig
+        from cancerllm.robustness.testbed import run as run_testbed
 
         # Lists go in brackets so a single value ("--rates 0.1") still parses as a list.
         rates = f"[{rates}]" if rates is not None else None

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["score", "auc", "summarize", "write_curve"]
+__all__ = ["auc", "score", "summarize", "write_curve"]
 
 
 def auc(rates: Sequence[float], values: Sequence[float | None]) -> float | None:
@@ -103,10 +103,10 @@ def write_curve(scores: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     plt.close(fig)
 
     head = "| rate | " + " | ".join(curves) + " |"
+    perturbed = ", ".join(scores.get("perturbations") or []) or "-"
     lines = [f"# {scores.get('testbed')} testbed: {scores.get('predictor')}, mitigation {scores.get('mitigation')}",
-             "", f"Test notes: {scores.get('n_test')}; seed {scores.get('seed')}; perturbations "
-             f"{', '.join(scores.get('perturbations') or []) or '-'}.", "", head,
-             "|" + " --- |" * (len(curves) + 1)]
+             "", f"Test notes: {scores.get('n_test')}; seed {scores.get('seed')}; perturbations {perturbed}.", "",
+             head, "|" + " --- |" * (len(curves) + 1)]
     for i, r in enumerate(rates):
         cells = ["-" if curves[k][i] is None else f"{curves[k][i]:.4f}" for k in curves]
         lines.append(f"| {r:g} | " + " | ".join(cells) + " |")

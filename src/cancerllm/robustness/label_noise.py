@@ -33,7 +33,7 @@ from typing import Any
 from cancerllm.data.schema import Note
 from cancerllm.errors import ConfigError
 
-__all__ = ["noise_labels", "LABEL_SPACE", "NOISE_FIELDS"]
+__all__ = ["LABEL_SPACE", "NOISE_FIELDS", "noise_labels"]
 
 LABEL_SPACE: dict[str, tuple[str, ...]] = {
     "t_stage": ("T1", "T2", "T3", "T4"),

@@ -42,7 +42,7 @@ from cancerllm.robustness.edits import Edit, EditLog
 from cancerllm.robustness.perturb import _VARIANTS, apply_log, remap_mentions
 from cancerllm.robustness.tables import KEYBOARD_NEIGHBOURS, VARIANT_GROUPS
 
-__all__ = ["Lexicon", "Normalizer", "restore_prediction", "damerau_levenshtein"]
+__all__ = ["Lexicon", "Normalizer", "damerau_levenshtein", "restore_prediction"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
 _PREFIX = 7  # SymSpell prefix length: deletions are indexed on the first 7 characters only (memory / speed)

@@ -41,7 +41,7 @@ from cancerllm.registry import perturbations
 from cancerllm.robustness.edits import Edit, EditLog
 from cancerllm.robustness.tables import CLINICAL_TERMS, KEYBOARD_NEIGHBOURS, OCR_CONFUSIONS, VARIANT_GROUPS
 
-__all__ = ["Perturbation", "apply_log", "remap_mentions", "typo_edit", "PERTURBATION_NAMES"]
+__all__ = ["PERTURBATION_NAMES", "Perturbation", "apply_log", "remap_mentions", "typo_edit"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[-/][A-Za-z0-9]+)*")
 Planner = Callable[[Note, float, random.Random], list[Edit]]

@@ -23,7 +23,7 @@ from typing import Any
 from cancerllm.data.schema import Note, Prediction
 from cancerllm.robustness.normalize import Normalizer, restore_prediction
 
-__all__ = ["RegexPredictor", "TfidfPredictor", "NormalizedPredictor", "load_model_predictor"]
+__all__ = ["NormalizedPredictor", "RegexPredictor", "TfidfPredictor", "load_model_predictor"]
 
 
 class RegexPredictor:

@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["KEYBOARD_NEIGHBOURS", "OCR_CONFUSIONS", "CLINICAL_TERMS", "VARIANT_GROUPS"]
+__all__ = ["CLINICAL_TERMS", "KEYBOARD_NEIGHBOURS", "OCR_CONFUSIONS", "VARIANT_GROUPS"]
 
 _ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
 

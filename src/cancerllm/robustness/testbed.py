@@ -49,7 +49,8 @@ class RobustnessConfig:
     """model = a tuned run (--run); regex / tfidf = non-LLM reference curves."""
     run: str | None = None
     """Tuned run folder (cancerllm sft). label-noise / augment retrain with its config.yaml as the template."""
-    mitigation: Literal["none", "normalize", "augment"] = "none"
+    mitigation: Literal["none", "normalize", "augment"] | None = "none"
+    """none | normalize | augment. (None means none: the override parser reads the word 'none' as null.)"""
     perturbations: list[str] = field(default_factory=lambda: ["typo.keyboard.v1"])
     """Registered perturbations applied in turn at the same rate (cancerllm ls)."""
     task: Literal["phenotype", "diagnosis"] = "phenotype"
@@ -72,6 +73,10 @@ class RobustnessConfig:
     model: ModelArgs = field(default_factory=ModelArgs)
     generate: GenerateArgs = field(default_factory=GenerateArgs)
     out: str = "out/robustness/default"
+
+    def __post_init__(self) -> None:
+        if self.mitigation is None:  # `--mitigation none` arrives as None through parse_overrides
+            self.mitigation = "none"
 
     def validate(self) -> list[str]:
         import cancerllm.robustness.perturb  # noqa: F401  (registers the perturbations)
@@ -119,7 +124,8 @@ def _train_sft(cfg: RobustnessConfig, train_file: Path, out_dir: Path) -> Any:
     """A short SFT on ``train_file`` (template: --sft_config, else --run's config.yaml); returns its predictor."""
     from cancerllm.config import load_config
     from cancerllm.robustness.predictors import load_model_predictor
-    from cancerllm.train.sft import SFTConfig, run as sft_run
+    from cancerllm.train.sft import SFTConfig
+    from cancerllm.train.sft import run as sft_run
 
     template = cfg.sft_config or (str(Path(cfg.run) / "config.yaml") if cfg.run and
                                   (Path(cfg.run) / "config.yaml").is_file() else None)

@@ -9,6 +9,8 @@ Example:
     'N1'
     >>> normalize_value("tumor_size", "18 mm")
     '1.8 cm'
+    >>> normalize_value("tumor_size", "2.3 x 1.8 x 1.5 cm")
+    '2.3 cm'
     >>> normalize_value("stage_t", "pTX") is None
     True
 """
@@ -28,7 +30,8 @@ _STAGE = {
     "stage_n": re.compile(r"N\s?([0-3]|X)", re.I),
     "stage_m": re.compile(r"M\s?([01]|X)", re.I),
 }
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(cm|mm)\b", re.I)
+# "2.3 x 1.8 x 1.5 cm": every dimension shares the trailing unit; the value is the greatest dimension.
+_SIZE = re.compile(r"((?:\d+(?:\.\d+)?\s*[x×]\s*)*\d+(?:\.\d+)?)\s*(cm|mm)\b", re.I)
 
 
 def coarse_stage(kind: str, text: str) -> str | None:
@@ -50,7 +53,8 @@ def normalize_value(etype: str, text: str) -> str | None:
     if etype == "tumor_size":
         m = _SIZE.search(text)
         if m:
-            num = float(m.group(1)) / (10 if m.group(2).lower() == "mm" else 1)
+            dims = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", m.group(1))]
+            num = max(dims) / (10 if m.group(2).lower() == "mm" else 1)
             return f"{num:g} cm"
     if etype == "laterality":
         low = text.lower()

@@ -19,7 +19,7 @@ Example:
     >>> cfg = load_config(PretrainConfig, overrides=["data.max_seq_len=256"])
     >>> cfg.lora.r, cfg.lora.alpha, cfg.data.max_seq_len
     (8, 16, 256)
-    >>> pack([[1, 2, 3], [4, 5]], eos_id=0, block=3)
+    >>> pack([[1, 2, 3], [4, 5, 6]], eos_id=0, block=3)
     ([[1, 2, 3], [0, 4, 5]], 1)
 """
 

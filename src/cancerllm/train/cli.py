@@ -15,8 +15,6 @@ from pathlib import Path
 
 import typer
 
-from cancerllm.cli import EXTRA_ARGS, handle_errors
-
 _CONFIG_HELP = "YAML config (configs/<verb>/*.yaml); values below override it as section.key=value."
 
 
@@ -36,6 +34,8 @@ def _run(module: str, cls_name: str, config: Path | None, overrides: list[str]) 
 
 def register(app: typer.Typer) -> None:
     """Add the ``pretrain`` and ``sft`` verbs to the top-level app."""
+    # Imported here, not at module level: cancerllm.cli imports this module while it is itself being imported.
+    from cancerllm.cli import EXTRA_ARGS, handle_errors
 
     @app.command("pretrain", context_settings=EXTRA_ARGS)
     @handle_errors

@@ -112,3 +112,32 @@ def test_index_shipped_configs_validate():
     for f in files:
         cfg = load_config(IndexConfig, f)
         assert cfg.retriever and cfg.corpus and f.read_text().startswith("# cancerllm rag index")
+
+
+@pytest.mark.parametrize("name", ["random.v1", "bm25.v1", "dense.v1", "medcpt.v1", "contriever.v1", "sgpt.v1",
+                                  "specter2.v1", "hybrid.v1"])
+def test_index_cli_every_retriever(corpus, tmp_path, bert_dir, bert_dir_b, tiny_model_dir, name):
+    """All eight retrievers build and reload through the CLI (tiny random models stand in for real weights)."""
+    from typer.testing import CliRunner
+
+    from cancerllm.cli import app
+
+    from .test_specter2 import write_adapter
+
+    path, _ = corpus
+    extra = {"dense.v1": ["--model-path", str(bert_dir)], "hybrid.v1": ["--model-path", str(bert_dir)],
+             "contriever.v1": ["--model-path", str(bert_dir)], "sgpt.v1": ["--model-path", str(tiny_model_dir)],
+             "medcpt.v1": ["--model-path", str(bert_dir), "--query-model-path", str(bert_dir_b)],
+             "specter2.v1": ["--model-path", str(bert_dir), "--adapter-path", str(tmp_path / "adapter")]}
+    if name == "specter2.v1":
+        write_adapter(tmp_path / "adapter")
+    runner = CliRunner()
+    res = runner.invoke(app, ["rag", "index", "--retriever", name, "--corpus", str(path), "--out",
+                              str(tmp_path / "idx"), *extra.get(name, [])])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["rag", "search", "--index", str(tmp_path / "idx"), "--query-file", str(path), "--k", "3"])
+    assert res.exit_code == 0, res.output
+    # Model-loading progress bars may share a line with the first record; each record starts at '{"id"'.
+    rows = [json.loads(line[line.index('{"id"'):]) for line in res.output.splitlines() if '{"id"' in line]
+    assert len(rows) == 6 and all(len(r["retrieved"]) == 3 and r["id"] not in {x["id"] for x in r["retrieved"]}
+                                  for r in rows)

@@ -95,3 +95,11 @@ def test_retrievers_medcpt_finds_query_and_article_subfolders(bert_dir, bert_dir
     cfg = r.encoder_config()
     assert cfg["path"].endswith("MedCPT-Article-Encoder") and cfg["query_path"].endswith("MedCPT-Query-Encoder")
     assert cfg["pooling"] == "cls" and cfg["query_max_length"] == 64 and cfg["normalize"] is False
+
+
+def test_retrievers_hybrid_composed_from_fitted_parts(bert_dir):
+    lex, dense = BM25Retriever(), retrievers.get("contriever.v1")(RetrievalArgs(model_path=str(bert_dir)))
+    lex.fit(DOCS)
+    dense.fit(DOCS)
+    hyb = HybridRetriever(lex, dense)  # no fit: e.g. fusing two indexes that were built separately
+    assert hyb.n_docs == 4 and len(hyb.top("EGFR lung", 4)) == 4

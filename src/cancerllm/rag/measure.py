@@ -66,6 +66,8 @@ def label_recall(index: Any, queries: Sequence[Note], labels: Sequence[str] = ("
     counts: dict[str, int] = {}
     for q in queries:
         hits = index.search(q.text, kmax, exclude_ids=[q.id], exclude_patients=[q.patient_id])
+        if len(hits) < min(kmax, len(index.notes) - len(index.banned([q.id], [q.patient_id]))):
+            raise RuntimeError(f"index returned {len(hits)} neighbours for query {q.id!r}, expected {kmax}")
         per = score_neighbours(q, [by_id[i] for i, _ in hits], labels, ks)
         for label, vals in per.items():
             counts[label] = counts.get(label, 0) + 1

@@ -252,10 +252,13 @@ class HybridRetriever(Retriever):
     def __init__(self, lexical: BM25Retriever, dense: DenseRetriever, k0: int = 60):
         self.lexical, self.dense, self.k0 = lexical, dense, k0
 
+    @property
+    def n_docs(self) -> int:  # always the parts' size, also when composed from already-fitted parts
+        return self.dense.n_docs
+
     def fit(self, texts):
         self.lexical.fit(texts)
         self.dense.fit(texts)
-        self.n_docs = len(texts)
 
     def scores(self, query):
         rankings = [[i for i, _ in top_k(r.scores(query), r.n_docs)] for r in (self.lexical, self.dense)]
@@ -269,7 +272,6 @@ class HybridRetriever(Retriever):
     def load(self, folder):
         self.lexical.load(folder)
         self.dense.load(folder)
-        self.n_docs = self.dense.n_docs
 
     def encoder_config(self):
         return self.dense.encoder_config()

@@ -29,11 +29,12 @@ def test_measure_label_recall_on_tiny_index(corpus, tmp_path):
 
 
 def _tcga_present() -> bool:
-    try:
-        from cancerllm.data.paths import dataset_dir
+    from cancerllm.data.paths import dataset_dir
+    from cancerllm.errors import ResourceError
 
+    try:
         return (dataset_dir("tcga_path_reports") / "train.jsonl").is_file()
-    except Exception:
+    except ResourceError:
         return False
 
 

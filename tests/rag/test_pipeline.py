@@ -64,13 +64,13 @@ def _ex(i, text, answer, score):
 
 
 def test_pipeline_fit_examples_never_exceeds_budget_and_keeps_best():
-    words = lambda s: len(s.split())  # noqa: E731
+    words = lambda s: len(s.split())
     exs = [_ex("lo", "Colon. Margins clear. Node 0/12. pT3 N0.", "pT3", 0.1),
            _ex("hi", "Breast. ER positive. Grade 2. pT2 N1.", "pT2", 0.9),
            _ex("mid", "Lung. Right upper lobe. pT1a N0.", "pT1a", 0.5)]
     full = words(render_examples(sorted(exs, key=lambda e: -e.score)))
     assert [e.id for e in fit_examples(exs, full, words)] == ["hi", "mid", "lo"]
-    for budget in range(0, full + 1):
+    for budget in range(full + 1):
         kept = fit_examples(exs, budget, words)
         assert not kept or words(render_examples(kept)) <= budget
         assert [e.id for e in kept] == ["hi", "mid", "lo"][:len(kept)]  # drops lowest-scored first
@@ -79,7 +79,7 @@ def test_pipeline_fit_examples_never_exceeds_budget_and_keeps_best():
 
 
 def test_pipeline_fit_examples_trims_before_dropping():
-    words = lambda s: len(s.split())  # noqa: E731
+    words = lambda s: len(s.split())
     exs = [_ex("a", "Intro words here. More filler text. pT2 N0. Trailing sentence here.", "pT2", 0.9),
            _ex("b", "Some text. pT1 here. End text now.", "pT1", 0.5)]
     budget = words(render_examples(exs)) - 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cancerllm.rag.retrievers import (BM25Retriever, HybridRetriever, RandomRetriever, RetrievalArgs, rrf, top_k)
+from cancerllm.rag.retrievers import BM25Retriever, HybridRetriever, RandomRetriever, RetrievalArgs, rrf, top_k
 from cancerllm.registry import retrievers
 
 DOCS = ["Invasive ductal carcinoma of the breast, ER positive, HER2 negative.",

@@ -11,5 +11,13 @@ from cancerllm.rag.index import Index, IndexConfig, build_index, load_index
 from cancerllm.rag.pipeline import ExampleRetriever, fit_examples, load_retriever
 from cancerllm.rag.retrievers import RetrievalArgs
 
-__all__ = ["IndexConfig", "RetrievalArgs", "Index", "build_index", "load_index", "ExampleRetriever",
-           "load_retriever", "fit_examples"]
+__all__ = [
+           "ExampleRetriever",
+           "Index",
+           "IndexConfig",
+           "RetrievalArgs",
+           "build_index",
+           "fit_examples",
+           "load_index",
+           "load_retriever",
+]

@@ -32,7 +32,7 @@ import numpy as np
 
 from cancerllm.errors import ResourceError
 
-__all__ = ["pool", "Pooling", "HFEncoder", "STEncoder", "model_fingerprint", "embedded_model_path"]
+__all__ = ["HFEncoder", "Pooling", "STEncoder", "embedded_model_path", "model_fingerprint", "pool"]
 
 logger = logging.getLogger("cancerllm.rag")
 Pooling = Literal["cls", "mean", "weightedmean"]

@@ -39,7 +39,7 @@ from cancerllm.data.schema import Note
 from cancerllm.errors import ConfigError, ResourceError
 from cancerllm.rag.retrievers import RetrievalArgs, Retriever
 
-__all__ = ["IndexConfig", "Index", "build_index", "load_index", "MANIFEST", "ENCODER_KEYS"]
+__all__ = ["ENCODER_KEYS", "MANIFEST", "Index", "IndexConfig", "build_index", "load_index"]
 
 logger = logging.getLogger("cancerllm.rag")
 MANIFEST = "index.json"

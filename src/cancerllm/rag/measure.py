@@ -28,7 +28,7 @@ from typing import Any
 
 from cancerllm.data.schema import Note
 
-__all__ = ["label_of", "score_neighbours", "label_recall"]
+__all__ = ["label_of", "label_recall", "score_neighbours"]
 
 
 def label_of(note: Note, label: str) -> str | None:

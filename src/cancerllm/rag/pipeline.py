@@ -38,7 +38,7 @@ from cancerllm.data.prompts import Example, get_style
 from cancerllm.data.schema import Note
 from cancerllm.rag.index import Index, load_index
 
-__all__ = ["ExampleRetriever", "load_retriever", "fit_examples", "render_examples", "answer_phrases"]
+__all__ = ["ExampleRetriever", "answer_phrases", "fit_examples", "load_retriever", "render_examples"]
 
 logger = logging.getLogger("cancerllm.rag")
 

@@ -41,8 +41,17 @@ import numpy as np
 
 from cancerllm.registry import retrievers
 
-__all__ = ["RetrievalArgs", "Retriever", "RandomRetriever", "BM25Retriever", "DenseRetriever", "HybridRetriever",
-           "rrf", "top_k", "tokenize"]
+__all__ = [
+    "BM25Retriever",
+    "DenseRetriever",
+    "HybridRetriever",
+    "RandomRetriever",
+    "RetrievalArgs",
+    "Retriever",
+    "rrf",
+    "tokenize",
+    "top_k",
+]
 
 
 @dataclass

@@ -37,7 +37,7 @@ from typing import Any
 
 from cancerllm.errors import ResourceError
 
-__all__ = ["apply_bottleneck_adapter", "check_adapter_config", "SUPPORTED_CONFIG"]
+__all__ = ["SUPPORTED_CONFIG", "apply_bottleneck_adapter", "check_adapter_config"]
 
 # The Pfeiffer / seq_bn values SPECTER2 was trained with; keys absent from a file keep these defaults.
 SUPPORTED_CONFIG = {"original_ln_before": True, "original_ln_after": True, "residual_before_ln": True,

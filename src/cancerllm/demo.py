@@ -33,17 +33,18 @@ class DemoConfig:
     out: str = "out/demo"
     data: str = "auto"
     """'auto' = shared TCGA reports when present, else synthetic; 'synth' forces synthetic notes."""
-    n_train: int = 800
+    n_train: int = 400
     """Training notes sampled (seeded) from the train split."""
-    n_eval: int = 24
+    n_eval: int = 16
     """Held-out notes scored for the before/after table."""
-    pretrain_steps: int = 10
-    sft_steps: int = 80
-    max_seq_len: int = 384
+    pretrain_steps: int = 8
+    sft_steps: int = 60
+    max_seq_len: int = 512
     """Tokens per training block and per SFT example (prompt + answer)."""
-    max_prompt_tokens: int = 320
+    max_prompt_tokens: int = 448
     """Prompt budget at training and inference alike; long reports are chunked to fit (nothing is cut)."""
-    max_new_tokens: int = 64
+    max_new_tokens: int = 56
+    """Phenotype answer cap (three stage mentions take ~50 tokens); diagnosis answers are capped at 32."""
     batch_size: int = 8
     seed: int = 0
     model: ModelArgs = field(default_factory=ModelArgs)
@@ -89,6 +90,8 @@ def _predict(run_dir: str | None, cfg: DemoConfig, gold: Path, out: Path, types:
     base = ExtractConfig(input=str(gold), run=run_dir, model=cfg.model, generate=gen, types=types)
     predictor = load_predictor(base)
     for task in ("phenotype", "diagnosis"):
+        # A diagnosis answer is ~20 tokens; a lower cap stops a rambling zero-shot model early.
+        predictor.gen.max_new_tokens = cfg.max_new_tokens if task == "phenotype" else min(32, cfg.max_new_tokens)
         sub = ExtractConfig(**{**base.__dict__, "task": task, "out": str(out / task)})
         run_extract(sub, predictor=predictor)
     seconds = time.perf_counter() - t0
@@ -147,7 +150,7 @@ def run(cfg: DemoConfig) -> dict[str, Any]:
     pt_cfg = pretrain.PretrainConfig(
         model=cfg.model, lora=LoRAArgs(), out=str(out / "pretrain"),
         data=DataArgs(train=str(train_file), max_seq_len=cfg.max_seq_len, max_dev_examples=8),
-        train=TrainArgs(max_steps=cfg.pretrain_steps, batch_size=2, grad_accum=2, logging_steps=5,
+        train=TrainArgs(max_steps=cfg.pretrain_steps, batch_size=2, grad_accum=1, logging_steps=2,
                         eval_steps=10_000, save_steps=10_000, seed=cfg.seed))
     pt = pretrain.run(pt_cfg)
     timings["pretrain"] = time.perf_counter() - t0

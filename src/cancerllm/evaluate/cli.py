@@ -5,24 +5,12 @@ Module level imports only typer and the standard library, so ``cancerllm --help`
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
 import typer
 
-
-def handle_errors(fn):
-    """``cancerllm.cli.handle_errors``, imported at call time: importing this module first (doctest collection)
-    would otherwise re-enter ``cancerllm.cli`` while it registers this very module."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from cancerllm.cli import handle_errors as real
-
-        return real(fn)(*args, **kwargs)
-
-    return wrapper
+from cancerllm.cli_utils import handle_errors
 
 
 @handle_errors

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import typer
 
+from cancerllm.cli_utils import EXTRA_ARGS, handle_errors
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``robustness`` verb to the top-level app."""
-    # Imported here, not at module level: cancerllm.cli imports this module while it registers verbs, and a
-    # module-level import would re-enter it half-built when this file is imported first (doctest collection).
-    from cancerllm.cli import EXTRA_ARGS, handle_errors
 
     @app.command("robustness", context_settings=EXTRA_ARGS)
     @handle_errors

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import typer
 
+from cancerllm.cli_utils import EXTRA_ARGS, handle_errors
+
 _CONFIG_HELP = "YAML config (configs/<verb>/*.yaml); values below override it as section.key=value."
 
 
@@ -34,8 +36,6 @@ def _run(module: str, cls_name: str, config: Path | None, overrides: list[str]) 
 
 def register(app: typer.Typer) -> None:
     """Add the ``pretrain`` and ``sft`` verbs to the top-level app."""
-    # Imported here, not at module level: cancerllm.cli imports this module while it is itself being imported.
-    from cancerllm.cli import EXTRA_ARGS, handle_errors
 
     @app.command("pretrain", context_settings=EXTRA_ARGS)
     @handle_errors

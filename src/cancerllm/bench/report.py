@@ -1,0 +1,95 @@
+"""Render a ``bench.json`` result as markdown tables (with ratios to the first row) and a one-line summary.
+
+Ratios, not absolute numbers, are what carries over between runs on a shared machine: every row of one table was
+measured in the same process, minutes apart, so ``2.1x`` survives a busier machine better than ``3.4 notes/s``.
+
+Example:
+    >>> fmt_ci({"mean": 12.345, "ci95": [10.0, 14.5]})
+    '12.3 [10.0, 14.5]'
+    >>> ratio(3.0, 1.5)
+    '2.00x'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["markdown", "summary_line", "fmt_ci", "ratio"]
+
+
+def fmt_ci(s: dict[str, Any], digits: int = 1) -> str:
+    """``mean [lo, hi]`` of a :func:`cancerllm.bench.stats.summarize` dict."""
+    lo, hi = s["ci95"]
+    return f"{s['mean']:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def ratio(value: float | None, base: float | None) -> str:
+    """``value / base`` as ``'1.23x'``; ``'-'`` when either is missing or the base is zero."""
+    if not value or not base:
+        return "-"
+    return f"{value / base:.2f}x"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return lines
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The human report: setup lines, load table, inference table, training row (if measured)."""
+    hw, th, la = result.get("hardware") or {}, result.get("threads") or {}, result.get("load_average") or {}
+    versions = result.get("versions") or {}
+    out = [f"# Efficiency benchmark `{result['name']}`", "",
+           f"- commit `{(result.get('commit') or 'unknown')[:12]}`, {result.get('created', '')}",
+           f"- hardware: {hw.get('cpu', hw.get('machine', '?'))}, {hw.get('cpu_count', '?')} cores, "
+           f"{hw.get('memory_gib', '?')} GiB" + (f", GPU {hw['gpu']}" if hw.get("gpu") else ""),
+           f"- torch {versions.get('torch', '?')}, transformers {versions.get('transformers', '?')}; "
+           f"threads: intra-op {th.get('intra_op')}, inter-op {th.get('inter_op')}",
+           f"- load average (1/5/15 min) before {la.get('before')}, after {la.get('after')}",
+           f"- input: {result['input']['input']}, {result['input']['notes']} notes, "
+           f"mean {result['input']['chars_mean']} chars", ""]
+    loads = result.get("loads") or []
+    if loads:
+        out += ["## Model load", ""]
+        out += _table(["dtype", "load s", "peak RSS MiB", "x load s"],
+                      [[r["dtype"], r["load_s"], r["peak_rss_mib"], ratio(r["load_s"], loads[0]["load_s"])]
+                       for r in loads])
+        out.append("")
+    rows = result.get("inference") or []
+    if rows:
+        base = rows[0]
+        out += ["## Inference", "", f"Ratios are to the first row ({base['dtype']}, {base['task']}, "
+                f"batch {base['batch_size']}). Latency = wall time of one call of `batch` notes.", ""]
+        out += _table(
+            ["dtype", "task", "batch", "threads", "latency p50 ms", "p90 ms", "mean ms [95% CI]",
+             "per-note ms [95% CI]", "notes/s [95% CI]", "prompt tok/s", "new tok/s", "peak RSS MiB",
+             "x notes/s", "x per-note ms", "notes w/ errors"],
+            [[r["dtype"], r["task"], r["batch_size"], r["threads"], r["latency_ms"]["p50"], r["latency_ms"]["p90"],
+              fmt_ci(r["latency_ms"], 0), fmt_ci(r["per_note_ms"], 0),
+              f"{r['notes_per_s']:.3f} [{r['notes_per_s_ci95'][0]:.3f}, {r['notes_per_s_ci95'][1]:.3f}]",
+              r["prompt_tokens_per_s"], r["new_tokens_per_s"], r["peak_rss_mib"],
+              ratio(r["notes_per_s"], base["notes_per_s"]),
+              ratio(r["per_note_ms"]["mean"], base["per_note_ms"]["mean"]),
+              f"{r['notes_with_errors']}/{r['notes'] * r['repeats']}"] for r in rows])
+        out.append("")
+    tr = result.get("training")
+    if tr:
+        out += ["## LoRA training throughput", ""]
+        out += _table(["recipe", "precision", "steps", "batch x seq", "steps/s", "tokens/s", "peak RSS MiB"],
+                      [[tr["recipe"], tr["precision"], tr["steps"], f"{tr['batch_size']} x {tr['seq_len']}",
+                        tr["steps_per_s"], tr["tokens_per_s"], tr["peak_rss_mib"]]])
+        out.append("")
+    return "\n".join(out)
+
+
+def summary_line(result: dict[str, Any]) -> dict[str, Any]:
+    """The compact dict printed as the command's last line (machine-readable)."""
+    best = max(result.get("inference") or [], key=lambda r: r["notes_per_s"], default=None)
+    return {
+        "name": result["name"], "commit": (result.get("commit") or "")[:12],
+        "configurations": len(result.get("inference") or []),
+        "best": {k: best[k] for k in ("dtype", "task", "batch_size", "notes_per_s")} if best else None,
+        "load_s": {r["dtype"]: r["load_s"] for r in result.get("loads") or []},
+        "train_tokens_per_s": (result.get("training") or {}).get("tokens_per_s"),
+    }

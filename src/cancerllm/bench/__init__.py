@@ -8,4 +8,4 @@
 from cancerllm.bench.efficiency import BenchConfig, measure_inference, run
 from cancerllm.bench.stats import RssSampler, bootstrap_ci, ratio_ci, summarize
 
-__all__ = ["BenchConfig", "run", "measure_inference", "RssSampler", "bootstrap_ci", "ratio_ci", "summarize"]
+__all__ = ["BenchConfig", "RssSampler", "bootstrap_ci", "measure_inference", "ratio_ci", "run", "summarize"]

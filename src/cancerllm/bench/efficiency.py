@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 from cancerllm.config import GenerateArgs, ModelArgs, save_config
 
-__all__ = ["BenchConfig", "run", "measure_inference"]
+__all__ = ["BenchConfig", "measure_inference", "run"]
 
 log = logging.getLogger("cancerllm.bench")
 
@@ -272,7 +272,8 @@ def _train_throughput(cfg: BenchConfig, threads: int) -> dict[str, Any]:
     from cancerllm.config import DataArgs, TrainArgs
     from cancerllm.data.io import write_jsonl
     from cancerllm.data.synth import synthesize
-    from cancerllm.train.pretrain import PretrainConfig, run as pretrain
+    from cancerllm.train.pretrain import PretrainConfig
+    from cancerllm.train.pretrain import run as pretrain
 
     work = cfg.out / "train"
     # Synthetic notes, written once: the corpus is fixed by the seed, so two bench runs train on the same blocks.

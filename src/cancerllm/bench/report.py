@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["markdown", "summary_line", "fmt_ci", "ratio"]
+__all__ = ["fmt_ci", "markdown", "ratio", "summary_line"]
 
 
 def fmt_ci(s: dict[str, Any], digits: int = 1) -> str:
@@ -44,11 +44,11 @@ def markdown(result: dict[str, Any]) -> str:
            f"- commit `{(result.get('commit') or 'unknown')[:12]}`, {result.get('created', '')}",
            f"- hardware: {hw.get('cpu', hw.get('machine', '?'))}, {hw.get('cpu_count', '?')} cores, "
            f"{hw.get('memory_gib', '?')} GiB" + (f", GPU {hw['gpu']}" if hw.get("gpu") else ""),
-           f"- torch {versions.get('torch', '?')}, transformers {versions.get('transformers', '?')}; "
-           f"threads: intra-op {th.get('intra_op')}, inter-op {th.get('inter_op')}",
+           (f"- torch {versions.get('torch', '?')}, transformers {versions.get('transformers', '?')}; "
+           f"threads: intra-op {th.get('intra_op')}, inter-op {th.get('inter_op')}"),
            f"- load average (1/5/15 min) before {la.get('before')}, after {la.get('after')}",
-           f"- input: {result['input']['input']}, {result['input']['notes']} notes, "
-           f"mean {result['input']['chars_mean']} chars", ""]
+           (f"- input: {result['input']['input']}, {result['input']['notes']} notes, "
+           f"mean {result['input']['chars_mean']} chars"), ""]
     loads = result.get("loads") or []
     if loads:
         out += ["## Model load", ""]
@@ -59,8 +59,8 @@ def markdown(result: dict[str, Any]) -> str:
     rows = result.get("inference") or []
     if rows:
         base = rows[0]
-        out += ["## Inference", "", f"Ratios are to the first row ({base['dtype']}, {base['task']}, "
-                f"batch {base['batch_size']}). Latency = wall time of one call of `batch` notes.", ""]
+        out += ["## Inference", "", (f"Ratios are to the first row ({base['dtype']}, {base['task']}, "
+                f"batch {base['batch_size']}). Latency = wall time of one call of `batch` notes."), ""]
         out += _table(
             ["dtype", "task", "batch", "threads", "latency p50 ms", "p90 ms", "mean ms [95% CI]",
              "per-note ms [95% CI]", "notes/s [95% CI]", "prompt tok/s", "new tok/s", "peak RSS MiB",

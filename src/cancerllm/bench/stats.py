@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Self
 
-__all__ = ["percentile", "bootstrap_ci", "ratio_ci", "summarize", "RssSampler", "rss_mib"]
+__all__ = ["RssSampler", "bootstrap_ci", "percentile", "ratio_ci", "rss_mib", "summarize"]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -95,7 +95,7 @@ def summarize(values: Sequence[float], n_boot: int = 1000, seed: int = 0, digits
         (3, 2.0, 4.0)
     """
     lo, hi = bootstrap_ci(values, n_boot, seed)
-    r = lambda x: round(float(x), digits)  # noqa: E731 - local shorthand
+    r = lambda x: round(float(x), digits)
     return {"n": len(values), "mean": r(sum(values) / len(values)), "ci95": [r(lo), r(hi)],
             "p50": r(percentile(values, 50)), "p90": r(percentile(values, 90)), "min": r(min(values)),
             "max": r(max(values))}
@@ -127,7 +127,7 @@ class RssSampler:
         while not self._stop.wait(self.interval_s):
             self.peak_mib = max(self.peak_mib, rss_mib())
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> Self:
         self.start_mib = self.peak_mib = rss_mib()
         self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
         self._thread.start()

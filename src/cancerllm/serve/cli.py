@@ -1,0 +1,42 @@
+"""``cancerllm serve``: the HTTP API and the review page for a model or a training run.
+
+Examples (run from the repository root)::
+
+    cancerllm serve --run out/sft/tiny                   # then open http://127.0.0.1:8000/
+    cancerllm serve --model.path embedded --port 8080
+    curl -s localhost:8000/extract -H 'content-type: application/json' \\
+         -d '{"notes": [{"id": "n1", "text": "Invasive ductal carcinoma, pT2 N0 M0."}]}'
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cancerllm.cli_utils import EXTRA_ARGS, handle_errors
+
+
+@handle_errors
+def serve_cmd(
+    ctx: typer.Context,
+    run: str | None = typer.Option(None, "--run", help="Training run folder (cancerllm sft output)."),
+    host: str | None = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1, loopback only)."),
+    port: int | None = typer.Option(None, "--port", help="Port (default 8000; 0 = any free port)."),
+    config: str | None = typer.Option(None, "--config", help="YAML of ServeConfig fields."),
+) -> None:
+    """Serve POST /extract, POST /diagnose, GET /health, GET /schema and the review page at GET /.
+
+    Without --run, the base model is --model.path (default: the embedded SmolLM2-135M). Other fields are free
+    overrides, e.g. --model.path=/models/x generate.max_new_tokens=256 threads=2.
+    """
+    from cancerllm.config import load_config
+    from cancerllm.serve.server import ServeConfig, serve
+
+    overrides = list(ctx.args)
+    for key, val in (("run", run), ("host", host), ("port", port)):
+        if val is not None:
+            overrides.append(f"{key}={val}")
+    serve(load_config(ServeConfig, config, overrides))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve", context_settings=EXTRA_ARGS)(serve_cmd)

@@ -1,0 +1,113 @@
+"""The review page in a real headless Chromium: highlights sit exactly over note[start:end] (code points).
+
+The page is served by the real server (tiny model). A real /extract record for the note gets known mentions
+added, and the page opens it from its URL fragment (the page's own "open a saved review" path, which calls its
+render function); ``--dump-dom`` returns the DOM after the page's scripts ran.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import subprocess
+import urllib.parse
+from html.parser import HTMLParser
+
+import httpx
+import pytest
+
+from cancerllm.data.schema import Mention, Prediction
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+# Non-BMP characters (emoji, a mathematical bold letter) before and inside the mentions: each is one code point in
+# Python but two UTF-16 units in JS, so a page slicing JS strings by the API's offsets would be shifted.
+NOTE = ("Pt 🩺 seen 2024-05-01. 𝐀ssessment: invasive ductal carcinoma, left breast, pT2 N0 M0.\n"
+        "No 😀 distant metastasis. Mother had breast cancer. ER positive 𝟗0%, HER2 negative.")
+
+
+def _mention(type_, text, assertion="present", occurrence=0):
+    start = -1
+    for _ in range(occurrence + 1):
+        start = NOTE.index(text, start + 1)
+    return Mention(type=type_, text=text, start=start, end=start + len(text), assertion=assertion, value=text)
+
+
+class _Marks(HTMLParser):
+    """Collects (data-m, data-start, data-end, text) of every highlight mark, and the errors list items."""
+
+    def __init__(self):
+        super().__init__()
+        self.marks, self.errors, self._mark, self._li = [], [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "mark" and "m" in (a.get("class") or "").split():
+            self._mark = [a["data-m"], int(a["data-start"]), int(a["data-end"]), a.get("data-assertion"), ""]
+        if tag == "li":
+            self._li = ""
+
+    def handle_data(self, data):
+        if self._mark is not None:
+            self._mark[4] += data
+        if self._li is not None:
+            self._li += data
+
+    def handle_endtag(self, tag):
+        if tag == "mark" and self._mark is not None:
+            self.marks.append(self._mark)
+            self._mark = None
+        if tag == "li" and self._li is not None:
+            self.errors.append(self._li)
+            self._li = None
+
+
+def _dump_dom(url: str, tmp_path) -> str:
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+           f"--user-data-dir={tmp_path / 'chromium-profile'}", "--virtual-time-budget=3000", "--dump-dom", url]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="needs a chromium binary (apt-get install chromium)")
+def test_page_highlights_exact_code_point_spans(server_url, tmp_path):
+    real = httpx.post(f"{server_url}/extract", json={"notes": [{"id": "u1", "text": NOTE}]}, timeout=120).json()
+    record = Prediction.model_validate(real["predictions"][0])
+    known = [
+        _mention("cancer_diagnosis", "invasive ductal carcinoma"),
+        _mention("histology", "ductal carcinoma"),  # overlaps the diagnosis: shared segment, both recoverable
+        _mention("laterality", "left"),
+        _mention("stage_t", "pT2"),
+        _mention("metastasis_site", "distant metastasis", "negated"),
+        _mention("cancer_diagnosis", "breast cancer", "family"),
+        _mention("biomarker", "ER positive 𝟗0%"),
+        _mention("biomarker", "HER2 negative"),
+    ]
+    bad = Mention(type="stage_n", text="N9", start=5, end=7)  # a span that does not match the note
+    record.mentions = known + [bad]
+    review = {"format": "cancerllm.review.v1", "note": {"id": "u1", "text": NOTE},
+              "phenotype": record.model_dump(), "diagnosis": None}
+    url = f"{server_url}/#review=" + urllib.parse.quote(json.dumps(review, ensure_ascii=False), safe="")
+    parser = _Marks()
+    parser.feed(_dump_dom(url, tmp_path))
+
+    assert parser.marks, "no highlight rendered"
+    for ids, start, end, _assertion, text in parser.marks:
+        assert NOTE[start:end] == text  # every highlighted piece is exactly the note's code points there
+    for i, m in enumerate(known):
+        pieces = [(s, e, t) for ids, s, e, _a, t in parser.marks if str(i) in ids.split()]
+        # the pieces of mention i are contiguous and together are exactly note[start:end]
+        assert pieces[0][0] == m.start and pieces[-1][1] == m.end
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))
+        assert "".join(t for _s, _e, t in pieces) == NOTE[m.start:m.end] == m.text
+    assertions = {t: a for _ids, _s, _e, a, t in parser.marks}
+    assert assertions["distant metastasis"] == "negated" and assertions["breast cancer"] == "family"
+    # the mismatching span is not highlighted and is listed among the errors, next to the record's own errors
+    assert not any(str(len(known)) in ids.split() for ids, *_ in parser.marks)
+    assert any("mention #8 not highlighted: span does not match the note text" in e for e in parser.errors)
+    for e in record.errors:
+        assert f"extract: {e}" in parser.errors

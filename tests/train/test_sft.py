@@ -90,3 +90,17 @@ def test_sft_cli_on_top_of_pretraining_run(tiny_model_dir, tiny_corpus, tiny_not
     ids = tok(["pT2 N0", "Invasive ductal carcinoma"], return_tensors="pt", padding=True)
     gen = model.generate(**ids, max_new_tokens=3, do_sample=False, pad_token_id=tok.pad_token_id)
     assert gen.shape == (2, ids["input_ids"].shape[1] + 3)
+
+    # ... and the trained run goes straight into extraction through the CLI: one valid record, grounded spans.
+    note = tmp_path / "note.txt"
+    note.write_text("Final diagnosis: carcinoma, pT2 N0 M0. Résumé ✓.")
+    pred_dir = tmp_path / "extract"
+    res = runner.invoke(app, ["extract", str(note), "--run", str(out), "--out", str(pred_dir),
+                              "generate.max_new_tokens=8", "generate.max_prompt_tokens=1024"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads((pred_dir / "predictions.jsonl").read_text())
+    assert rec["id"] == "note" and rec["meta"]["prompt_style"] == "json.v1"
+    text = note.read_text()
+    assert all(m["inferred"] or text[m["start"]:m["end"]] == m["text"] for m in rec["mentions"])
+    assert rec["coverage"]["chars_seen"] == len(text)
+    assert json.loads((pred_dir / "summary.json").read_text())["types"] == ["stage_t"]

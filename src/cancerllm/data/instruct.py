@@ -75,7 +75,8 @@ def annotated_types(notes: Sequence[Note]) -> list[str]:
 def build_examples(notes: Sequence[Note], style: str = "json.v1", tokenizer: Any = None,
                    tasks: Sequence[str] = ("phenotype", "diagnosis"), types: Sequence[str] | None = None,
                    max_prompt_tokens: int = 512, overlap_chars: int = 200, seed: int = 0,
-                   max_empty_ratio: float | None = 1.0) -> list[InstructionExample]:
+                   max_empty_ratio: float | None = 1.0,
+                   max_diagnosis_ratio: float | None = 1.0) -> list[InstructionExample]:
     """Instruction examples for ``tasks``, one per (note, chunk[, entity type]).
 
     Args:
@@ -86,6 +87,10 @@ def build_examples(notes: Sequence[Note], style: str = "json.v1", tokenizer: Any
         max_prompt_tokens: prompt budget (template + note chunk).
         max_empty_ratio: keep at most this many phenotype examples without mentions per example with mentions
             (seeded subsample; None keeps all). Empty chunks dominate long reports and would teach "say nothing".
+        max_diagnosis_ratio: when both tasks are trained, keep at most this many diagnosis examples per phenotype
+            example. A long report yields one diagnosis example per chunk, which would otherwise outnumber the
+            phenotype examples several times over; each note's first chunk (where reports usually state the
+            final diagnosis) is kept before later chunks.
     Returns:
         Examples in a deterministic order for a given seed.
     """
@@ -121,4 +126,11 @@ def build_examples(notes: Sequence[Note], style: str = "json.v1", tokenizer: Any
     if max_empty_ratio is not None and len(empty) > max_empty_ratio * max(1, len(with_m)):
         empty = rng.sample(empty, int(max_empty_ratio * max(1, len(with_m))))
         empty.sort(key=lambda e: e.id)
+    n_pheno = len(with_m) + len(empty)
+    if "phenotype" in tasks and max_diagnosis_ratio is not None and len(diag) > max_diagnosis_ratio * max(1, n_pheno):
+        first = [d for d in diag if d.id.endswith("#c0#dx")]
+        later = [d for d in diag if not d.id.endswith("#c0#dx")]
+        rng.shuffle(first)
+        rng.shuffle(later)
+        diag = sorted((first + later)[:int(max_diagnosis_ratio * max(1, n_pheno))], key=lambda e: e.id)
     return with_m + empty + diag

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cancerllm.data.io import iter_jsonl_dicts
+from cancerllm.data.io import convert_records
 from cancerllm.data.paths import dataset_dir
 from cancerllm.data.schema import Mention, Note
 from cancerllm.errors import ConfigError, DataFormatError
@@ -64,16 +64,5 @@ def load_bionlp(split: str, root: str | Path | None = None,
     if split not in SPLITS:
         raise ConfigError(f"--split: got {split!r}, expected one of {list(SPLITS)} for bionlp13cg")
     folder = dataset_dir(DATASET, root)
-    notes = []
-    for part in ("train", "dev", "test") if split == "all" else (split,):
-        path = folder / f"{part}.jsonl"
-        for line, rec in iter_jsonl_dicts(path):
-            try:
-                notes.append(note_from_record(rec))
-            except DataFormatError as err:
-                err.path, err.line = path, line
-                err.args = (f"{path}:{line}: {err}",)
-                if errors is None:
-                    raise
-                errors.append(err)
-    return notes
+    parts = ("train", "dev", "test") if split == "all" else (split,)
+    return [n for part in parts for n in convert_records(folder / f"{part}.jsonl", note_from_record, errors)]

@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from cancerllm.data.schema import Note
 from cancerllm.errors import DataFormatError, ResourceError
 
-__all__ = ["read_jsonl", "write_jsonl", "read_notes", "iter_jsonl_dicts"]
+__all__ = ["read_jsonl", "write_jsonl", "read_notes", "iter_jsonl_dicts", "convert_records"]
 
 
 def iter_jsonl_dicts(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -45,6 +45,23 @@ def iter_jsonl_dicts(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not isinstance(obj, dict):
                 raise DataFormatError(f"expected a JSON object, got {type(obj).__name__}", path=p, line=i)
             yield i, obj
+
+
+def convert_records(path: Path, convert: Callable[[dict[str, Any]], Any],
+                    errors: list[DataFormatError] | None = None) -> list[Any]:
+    """``convert`` every JSONL record of ``path``; a record it rejects is named by file:line and, with ``errors``
+    given, collected there while the rest is converted (used by the corpus converters)."""
+    out = []
+    for line, rec in iter_jsonl_dicts(path):
+        try:
+            out.append(convert(rec))
+        except DataFormatError as err:
+            err.path, err.line = path, line
+            err.args = (f"{path}:{line}: {err}",)
+            if errors is None:
+                raise
+            errors.append(err)
+    return out
 
 
 def _validation_error(err: ValidationError, path: Path, line: int, doc_id: str | None) -> DataFormatError:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cancerllm.data.io import iter_jsonl_dicts
+from cancerllm.data.io import convert_records
 from cancerllm.data.paths import dataset_dir
 from cancerllm.data.schema import Note
 from cancerllm.errors import DataFormatError
@@ -50,14 +50,4 @@ def load_mtsamples(root: str | Path | None = None, errors: list[DataFormatError]
         ResourceError: data not found. DataFormatError: a bad record.
     """
     path = dataset_dir(DATASET, root) / "notes.jsonl"
-    notes = []
-    for line, rec in iter_jsonl_dicts(path):
-        try:
-            notes.append(note_from_record(rec))
-        except DataFormatError as err:
-            err.path, err.line = path, line
-            err.args = (f"{path}:{line}: {err}",)
-            if errors is None:
-                raise
-            errors.append(err)
-    return notes
+    return convert_records(path, note_from_record, errors)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from cancerllm.data.icd import TCGA_PROJECTS, normalize_tcga
-from cancerllm.data.io import iter_jsonl_dicts
+from cancerllm.data.io import convert_records
 from cancerllm.data.paths import dataset_dir
 from cancerllm.data.schema import Diagnosis, Mention, Note
 from cancerllm.data.tnm import find_tnm, gold_class
@@ -142,14 +142,4 @@ def load_tcga(split: str, root: str | Path | None = None, stats: TcgaStats | Non
     if split not in SPLITS:
         raise ConfigError(f"--split: got {split!r}, expected one of {list(SPLITS)} for tcga")
     path = dataset_dir(DATASET, root) / SPLITS[split]
-    notes = []
-    for line, rec in iter_jsonl_dicts(path):
-        try:
-            notes.append(note_from_record(rec, stats))
-        except DataFormatError as err:
-            err.path, err.line = path, line
-            err.args = (f"{path}:{line}: {err}",)
-            if errors is None:
-                raise
-            errors.append(err)
-    return notes
+    return convert_records(path, lambda rec: note_from_record(rec, stats), errors)

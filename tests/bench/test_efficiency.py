@@ -70,6 +70,7 @@ def test_efficiency_training_mode_reports_throughput(tmp_path, tiny_model_dir):
         tmp_path, tiny_model_dir, "tasks=diagnosis", "batch_sizes=[1]", "n_notes=1", "train=true", "train_steps=2",
         "train_seq_len=32"))
     tr = run(cfg)["training"]
+    assert "error" not in tr, tr
     assert tr["steps"] == 2 and tr["steps_per_s"] > 0 and tr["tokens_per_s"] > 0 and tr["peak_rss_mib"] > 0
     assert "LoRA training throughput" in (tmp_path / "tiny" / "bench.md").read_text()
 

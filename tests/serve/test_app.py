@@ -101,3 +101,14 @@ def test_predict_isolated_retries_note_by_note(tiny_model, tiny_tokenizer):
     assert out[0].raw and not any("model call failed" in e for e in out[0].errors)
     assert out[1].errors == ["model call failed: MemoryError: simulated out-of-memory on this note"]
     assert "empty note" in out[2].errors[0]
+
+
+def test_app_cli_serve_verb_is_registered():
+    from typer.testing import CliRunner
+
+    from cancerllm.cli import app
+
+    res = CliRunner().invoke(app, ["serve", "--help"])
+    assert res.exit_code == 0 and "--run" in res.output and "--port" in res.output
+    res = CliRunner().invoke(app, ["serve", "port=70000"])  # config problems exit 2 before any model load
+    assert res.exit_code == 2 and "port: got 70000" in res.output

@@ -51,7 +51,8 @@ def markdown(result: dict[str, Any]) -> str:
            f"mean {result['input']['chars_mean']} chars"), ""]
     loads = result.get("loads") or []
     if loads:
-        out += ["## Model load", ""]
+        out += ["## Model load", "", (f"Importing transformers first took {result.get('import_s', '?')} s "
+                "(not in load s)."), ""]
         out += _table(["dtype", "load s", "peak RSS MiB", "x load s"],
                       [[r["dtype"], r["load_s"], r["peak_rss_mib"], ratio(r["load_s"], loads[0]["load_s"])]
                        for r in loads])
@@ -65,7 +66,8 @@ def markdown(result: dict[str, Any]) -> str:
             ["dtype", "task", "batch", "threads", "latency p50 ms", "p90 ms", "mean ms [95% CI]",
              "per-note ms [95% CI]", "notes/s [95% CI]", "prompt tok/s", "new tok/s", "peak RSS MiB",
              "x notes/s", "x per-note ms", "notes w/ errors"],
-            [[r["dtype"], r["task"], r["batch_size"], r["threads"], r["latency_ms"]["p50"], r["latency_ms"]["p90"],
+            [[r["dtype"], r["task"], r["batch_size"], r["threads"], f"{r['latency_ms']['p50']:.0f}",
+              f"{r['latency_ms']['p90']:.0f}",
               fmt_ci(r["latency_ms"], 0), fmt_ci(r["per_note_ms"], 0),
               f"{r['notes_per_s']:.3f} [{r['notes_per_s_ci95'][0]:.3f}, {r['notes_per_s_ci95'][1]:.3f}]",
               r["prompt_tokens_per_s"], r["new_tokens_per_s"], r["peak_rss_mib"],
@@ -74,7 +76,9 @@ def markdown(result: dict[str, Any]) -> str:
               f"{r['notes_with_errors']}/{r['notes'] * r['repeats']}"] for r in rows])
         out.append("")
     tr = result.get("training")
-    if tr:
+    if tr and "error" in tr:
+        out += ["## LoRA training throughput", "", f"failed: {tr['error']}", ""]
+    elif tr:
         out += ["## LoRA training throughput", ""]
         out += _table(["recipe", "precision", "steps", "batch x seq", "steps/s", "tokens/s", "peak RSS MiB"],
                       [[tr["recipe"], tr["precision"], tr["steps"], f"{tr['batch_size']} x {tr['seq_len']}",

@@ -49,3 +49,17 @@ def test_configs_validate_reports_a_broken_yaml(tmp_path):
     res = CliRunner().invoke(app, ["validate", str(tmp_path)])
     assert res.exit_code == 2
     assert "train.lr: got 'fast', expected float" in res.output
+
+
+def test_configs_list_fields_take_comma_lists_and_single_values():
+    from dataclasses import dataclass, field
+
+    @dataclass
+    class C:
+        sizes: list[int] = field(default_factory=lambda: [1])
+
+    assert load_config(C, overrides=["sizes=1,8"]).sizes == [1, 8]
+    assert load_config(C, overrides=["sizes=8"]).sizes == [8]
+    assert load_config(C, overrides=["sizes=[2,4]"]).sizes == [2, 4]
+    with pytest.raises(ConfigError, match=r"sizes\[1\]: got 'x', expected int"):
+        load_config(C, overrides=["sizes=1,x"])

@@ -178,8 +178,10 @@ def _coerce(value: Any, tp: Any, where: str, problems: list[str]) -> Any:
         return value
     if origin is list:
         (inner,) = typing.get_args(tp) or (Any,)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, str):  # "1,8" on the command line: each item is a YAML scalar
+            value = [yaml.safe_load(v.strip()) for v in value.split(",") if v.strip()]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]  # a single value for a list field: batch_sizes=8
         if not isinstance(value, list):
             problems.append(f"{where}: got {value!r}, expected a list")
             return value

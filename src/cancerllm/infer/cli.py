@@ -22,7 +22,8 @@ def _make(task: str):
         import json
 
         from cancerllm.config import load_config
-        from cancerllm.infer.extract import ExtractConfig, run as run_extract
+        from cancerllm.infer.extract import ExtractConfig
+        from cancerllm.infer.extract import run as run_extract
 
         overrides = list(ctx.args) + [f"input={input}", f"task={task}"]
         for key, val in (("run", run), ("out", out), ("index", index), ("retriever", retriever), ("k", k),

@@ -45,9 +45,7 @@ class ExtractConfig:
     seed: int = 0
 
     def validate(self) -> list[str]:
-        problems = []
-        if not self.input:
-            problems.append("input: missing; give a .txt file, a folder or a Note JSONL file")
+        problems = []  # `input` may be absent from a shipped YAML: the command line gives it (checked in run)
         if self.k > 0 and not self.index:
             problems.append(f"k: got {self.k} retrieved examples but no --index; build one with `cancerllm rag index`")
         if self.k < 0:
@@ -91,6 +89,8 @@ def run(cfg: ExtractConfig, predictor: Any = None) -> dict[str, Any]:
     from cancerllm.runtime import seed_everything, write_run_meta
 
     seed_everything(cfg.seed)
+    if not cfg.input:
+        raise ConfigError("input: missing; give a .txt file, a folder or a Note JSONL file")
     bad: list = []
     notes = read_notes(cfg.input, errors=bad)
     for err in bad:  # broken input records are reported (by file:line) and skipped; the rest is processed

@@ -163,6 +163,28 @@ class LossHistory:
             self.dev.append((state.global_step, float(logs["eval_loss"])))
 
 
+def train_and_dev_loss(trainer: Any, history: LossHistory, out: Path, resume: bool
+                       ) -> tuple[int, int, float, float | None]:
+    """Train (resuming from the newest checkpoint when asked), then the final dev loss.
+
+    Returns ``(steps, start_step, runtime_s, dev_loss)``; ``start_step`` > 0 after a resume, so throughput counts
+    only the steps run in this process.
+    """
+    import time
+
+    ckpt = resume_checkpoint(out, resume)
+    t0 = time.perf_counter()
+    trainer.train(resume_from_checkpoint=ckpt)
+    runtime = time.perf_counter() - t0
+    start_step = int(Path(ckpt).name.split("-")[-1]) if ckpt else 0
+    steps = trainer.state.global_step
+    dev_loss = None
+    if trainer.eval_dataset is not None:  # the Trainer may already have evaluated at the last step: don't pay twice
+        done = history.dev and history.dev[-1][0] == steps
+        dev_loss = history.dev[-1][1] if done else trainer.evaluate()["eval_loss"]
+    return steps, start_step, runtime, dev_loss
+
+
 def perplexity(loss: float | None) -> float | None:
     """``exp(loss)``, capped to avoid overflow; None stays None."""
     return None if loss is None else math.exp(min(loss, 50.0))

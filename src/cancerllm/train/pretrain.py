@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,18 +158,9 @@ def run(cfg: PretrainConfig) -> RunResult:
                       data_collator=default_data_collator, callbacks=[history])
 
     # ---- loop
-    ckpt = common.resume_checkpoint(out, cfg.train.resume)
-    t0 = time.perf_counter()
-    trainer.train(resume_from_checkpoint=ckpt)
-    runtime = time.perf_counter() - t0
-    start_step = int(Path(ckpt).name.split("-")[-1]) if ckpt else 0
+    steps, start_step, runtime, dev_loss = common.train_and_dev_loss(trainer, history, out, cfg.train.resume)
 
     # ---- report: dev loss / perplexity on the final adapter, throughput of the steps run in this process
-    steps = trainer.state.global_step
-    dev_loss = None
-    if dev_ds is not None:  # the Trainer may already have evaluated at the last step; don't pay for it twice
-        done = history.dev and history.dev[-1][0] == steps
-        dev_loss = history.dev[-1][1] if done else trainer.evaluate()["eval_loss"]
     tokens = (steps - start_step) * cfg.train.batch_size * cfg.train.grad_accum * args.world_size * block
     n_train, _ = trainable_parameters(model)
     metrics: dict[str, Any] = {

@@ -62,3 +62,13 @@ def test_postprocess_vote_prefers_majority_then_earliest():
     assert vote_diagnosis([("a", "C1"), ("b", "C2")]) == ("a", "C1")
     assert vote_diagnosis([(None, None)]) == (None, None)
     assert cancer_type_of("something unrelated") is None
+
+
+def test_postprocess_stage_text_must_name_a_category():
+    note = "Tumor A, block B: pTla pNO MX. Stage T noted."
+    parsed = [{"type": "stage_t", "text": t, "value": None, "assertion": "present"} for t in ("A", "pTla", "Stage T")]
+    parsed.append({"type": "stage_n", "text": "pNO", "value": None, "assertion": "present"})
+    ms, errs = ground_mentions(note, 0, parsed)
+    assert [m.text for m in ms] == ["pTla", "pNO"]
+    assert [m.value for m in ms] == ["T1", "N0"]  # OCR digits read as digits
+    assert len(errs) == 2 and all("is not a T category" in e for e in errs)

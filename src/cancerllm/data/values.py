@@ -7,6 +7,8 @@ Example:
     'T2'
     >>> normalize_value("stage_n", "pN1mi")
     'N1'
+    >>> normalize_value("stage_n", "pNO"), normalize_value("stage_t", "pTla"), normalize_value("stage_n", "NOT")
+    ('N0', 'T1', None)
     >>> normalize_value("tumor_size", "18 mm")
     '1.8 cm'
     >>> normalize_value("tumor_size", "2.3 x 1.8 x 1.5 cm")
@@ -36,6 +38,9 @@ _SIZE = re.compile(r"((?:\d+(?:\.\d+)?\s*[x×]\s*)*\d+(?:\.\d+)?)\s*(cm|mm)\b", 
 
 def coarse_stage(kind: str, text: str) -> str | None:
     """'pT2a' -> 'T2'; TX/T0/Tis/NX/MX -> None (as in the TCGA labels)."""
+    # OCR'd reports write "pNO" for pN0 and "pTla" for pT1a: read the character after the axis letter as a digit.
+    text = re.sub(r"([TNM])\s?[Oo](?![A-LN-Za-z])", r"\g<1>0", text)  # "NOMX" packs N0 MX; "NOT" is a word
+    text = re.sub(r"([TNM])\s?[lI](?![d-z])", r"\g<1>1", text)
     m = _STAGE[kind].search(text)
     if not m:
         return None

@@ -17,12 +17,16 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
 from cancerllm.data.align import align
 from cancerllm.data.schema import Diagnosis, Mention
 from cancerllm.data.values import LABEL_OF_TYPE, normalize_value
+
+# A stage mention must name its axis with a category: T0-4/Tis/TX, N0-3/NX, M0-1/MX (with p/c/y/r prefixes, OCR "NO").
+_STAGE_TOKEN = {k: re.compile(rf"{k[-1].upper()}\s?([0-4OXx]|is|o\b|l(?![d-z]))") for k in ("stage_t", "stage_n", "stage_m")}
 
 __all__ = ["ground_mentions", "merge_mentions", "check_diagnosis", "vote_diagnosis", "cancer_type_of"]
 
@@ -47,9 +51,13 @@ def ground_mentions(chunk_text: str, offset: int, parsed: list[dict[str, Any]]) 
         if span is None:
             errors.append(f"{etype} mention text not found in the note ({len(text)} chars); dropped")
             continue
+        surface = chunk_text[span[0]:span[1]]
+        if etype in LABEL_OF_TYPE and not _STAGE_TOKEN[etype].search(surface):
+            # "A" or "stage_t" found somewhere in the note is not a T/N/M category: grounded text, wrong content.
+            errors.append(f"{etype} text is not a {etype[-1].upper()} category ({len(text)} chars); dropped")
+            continue
         taken.add(span)
         cursor = span[1]
-        surface = chunk_text[span[0]:span[1]]
         norm = normalize_value(etype, surface) if etype in LABEL_OF_TYPE else (value or normalize_value(etype, surface))
         out.append(Mention(type=etype, text=surface, start=span[0] + offset, end=span[1] + offset,
                            value=norm, assertion=p["assertion"]))

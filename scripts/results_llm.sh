@@ -7,7 +7,7 @@ RUN=${1:?usage: scripts/results_llm.sh RUN_DIR [N_TEST]}
 N=${2:-40}
 O=out/results
 mkdir -p $O
-GEN="generate.max_prompt_tokens=448 generate.batch_size=8"
+GEN="generate.max_prompt_tokens=384 generate.batch_size=8"
 cancerllm data convert tcga --split test --out $O/tcga_test.jsonl
 cancerllm data convert tcga --split train --out $O/tcga_train.jsonl
 head -n "$N" $O/tcga_test.jsonl > $O/test$N.jsonl
@@ -33,6 +33,6 @@ for k in 1 3; do predict rag-bm25-k$k $O/test$N.jsonl --run "$RUN" --index $O/in
 
 # Misspelling testbed on the fine-tuned model, with and without the normaliser.
 cancerllm robustness --testbed misspelling --rates 0,0.1,0.3 --run "$RUN" --predictor model \
-  --perturbations typo.clinical.v1 --task phenotype --limit 20 --out $O/robust-none
+  --perturbations typo.clinical.v1 --task phenotype --limit 20 --out $O/robust-none $GEN generate.max_new_tokens=56
 cancerllm robustness --testbed misspelling --rates 0,0.1,0.3 --run "$RUN" --predictor model \
-  --perturbations typo.clinical.v1 --task phenotype --limit 20 --mitigation normalize --out $O/robust-normalize
+  --perturbations typo.clinical.v1 --task phenotype --limit 20 --mitigation normalize --out $O/robust-normalize $GEN generate.max_new_tokens=56

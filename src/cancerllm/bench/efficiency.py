@@ -84,7 +84,7 @@ class BenchConfig:
     train_batch_size: int = 2
 
     def validate(self) -> list[str]:
-        from cancerllm.data.phenotypes import ENTITY_TYPES
+        from cancerllm.data.phenotypes import type_problems
 
         problems = []
         for key in ("n_notes", "repeats", "n_boot", "train_steps", "train_batch_size"):
@@ -102,9 +102,7 @@ class BenchConfig:
             problems.append(f"threads: got {self.threads}, expected >= 1 or null (= all cores)")
         if self.train_seq_len < 8:
             problems.append(f"train_seq_len: got {self.train_seq_len}, expected >= 8 tokens")
-        for t in self.types or []:
-            if t not in ENTITY_TYPES:
-                problems.append(f"types: got {t!r}, expected any of {sorted(ENTITY_TYPES)}")
+        problems += type_problems(self.types)
         if "/" in self.name or not self.name:
             problems.append(f"name: got {self.name!r}, expected a plain folder name (no '/')")
         return problems

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["EntityType", "ENTITY_TYPES", "ASSERTIONS", "PAPER_FAMILY", "TREATMENT_CATEGORIES", "BIOMARKERS"]
+__all__ = ["type_problems", "EntityType", "ENTITY_TYPES", "ASSERTIONS", "PAPER_FAMILY", "TREATMENT_CATEGORIES",
+           "BIOMARKERS"]
 
 ASSERTIONS = ("present", "negated", "possible", "historical", "family")
 
@@ -83,3 +84,12 @@ TREATMENT_CATEGORIES = ("surgery", "chemotherapy", "radiation", "immunotherapy",
 
 BIOMARKERS = ("ER", "PR", "HER2", "Ki-67", "PD-L1", "EGFR", "KRAS", "ALK", "BRAF", "MSI", "PSA", "CEA", "CA-125")
 """Biomarker names used in values ``'NAME: result'`` (``'ER: positive'``, ``'PD-L1: TPS 60%'``, ``'MSI: high'``)."""
+
+
+def type_problems(types: list[str] | None, field: str = "types") -> list[str]:
+    """Config problems for entity type names not in the schema (empty list when all are known).
+
+    >>> type_problems(["stage_t", "size"])[0][:22]
+    "types: got 'size', exp"
+    """
+    return [f"{field}: got {t!r}, expected any of {sorted(ENTITY_TYPES)}" for t in types or [] if t not in ENTITY_TYPES]

@@ -50,12 +50,9 @@ class ExtractConfig:
             problems.append(f"k: got {self.k} retrieved examples but no --index; build one with `cancerllm rag index`")
         if self.k < 0:
             problems.append(f"k: got {self.k}, expected >= 0")
-        from cancerllm.data.phenotypes import ENTITY_TYPES
+        from cancerllm.data.phenotypes import type_problems
 
-        for t in self.types or []:
-            if t not in ENTITY_TYPES:
-                problems.append(f"types: got {t!r}, expected any of {sorted(ENTITY_TYPES)}")
-        return problems
+        return problems + type_problems(self.types)
 
 
 def load_predictor(cfg: ExtractConfig) -> Any:

@@ -7,19 +7,11 @@ import json
 import pytest
 
 from cancerllm.data.bionlp import load_bionlp, note_from_record
-from cancerllm.data.paths import dataset_dir
-from cancerllm.errors import ConfigError, DataFormatError, ResourceError
+from cancerllm.data.paths import has_dataset
+from cancerllm.errors import ConfigError, DataFormatError
 
 
-def _present(name: str) -> bool:
-    try:
-        dataset_dir(name)
-        return True
-    except ResourceError:
-        return False
-
-
-needs_bionlp = pytest.mark.skipif(not _present("bionlp13cg_ner"), reason="shared bionlp13cg_ner data absent")
+needs_bionlp = pytest.mark.skipif(not has_dataset("bionlp13cg_ner"), reason="shared bionlp13cg_ner data absent")
 
 REC = {"id": "bionlp13cg-dev-00001", "split": "dev", "text": "TP53 loss in breast cancer and glioma cells .",
        "entities": [{"start": 0, "end": 4, "label": "Gene_or_gene_product", "text": "TP53"},

@@ -9,16 +9,8 @@ import pytest
 from cancerllm.data.convert import SOURCES, convert
 from cancerllm.data.io import read_notes
 from cancerllm.data.mtsamples import load_mtsamples, note_from_record
-from cancerllm.data.paths import dataset_dir
+from cancerllm.data.paths import has_dataset
 from cancerllm.errors import ConfigError, ResourceError
-
-
-def _present(name: str) -> bool:
-    try:
-        dataset_dir(name)
-        return True
-    except ResourceError:
-        return False
 
 
 def test_convert_rejects_unknown_source_and_split(tmp_path):
@@ -55,7 +47,7 @@ def test_convert_mtsamples_record_keeps_site_fields():
     assert note.meta == {"specialty": "Hematology - Oncology", "title": "Lymphoma consult", "cancer_term_hits": 3}
 
 
-@pytest.mark.skipif(not _present("mtsamples_onc"), reason="shared mtsamples_onc data absent")
+@pytest.mark.skipif(not has_dataset("mtsamples_onc"), reason="shared mtsamples_onc data absent")
 def test_convert_real_mtsamples(tmp_path):
     notes = load_mtsamples()
     assert len(notes) == 354 and len({n.id for n in notes}) == 354
@@ -63,7 +55,7 @@ def test_convert_real_mtsamples(tmp_path):
     assert count == 354 and len(read_notes(path)) == 354
 
 
-@pytest.mark.skipif(not _present("tcga_path_reports"), reason="shared tcga_path_reports data absent")
+@pytest.mark.skipif(not has_dataset("tcga_path_reports"), reason="shared tcga_path_reports data absent")
 def test_convert_real_tcga_dev_via_cli(tmp_path):
     from typer.testing import CliRunner
 

@@ -7,20 +7,12 @@ import json
 import pytest
 
 from cancerllm.data import icd
-from cancerllm.data.paths import dataset_dir
+from cancerllm.data.paths import has_dataset
 from cancerllm.data.tcga import SPLITS, TcgaStats, find_tnm, load_tcga, note_from_record
-from cancerllm.errors import ConfigError, DataFormatError, ResourceError
+from cancerllm.errors import ConfigError, DataFormatError
 
 
-def _present(name: str) -> bool:
-    try:
-        dataset_dir(name)
-        return True
-    except ResourceError:
-        return False
-
-
-needs_tcga = pytest.mark.skipif(not _present("tcga_path_reports"), reason="shared tcga_path_reports data absent")
+needs_tcga = pytest.mark.skipif(not has_dataset("tcga_path_reports"), reason="shared tcga_path_reports data absent")
 
 
 def _rec(**kw):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cancerllm.errors import ResourceError
 
-__all__ = ["ENV_VAR", "candidate_roots", "data_root", "dataset_dir"]
+__all__ = ["ENV_VAR", "candidate_roots", "data_root", "dataset_dir", "has_dataset"]
 
 ENV_VAR = "CANCERLLM_DATA"
 _REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -72,3 +72,12 @@ def dataset_dir(name: str, root: str | Path | None = None) -> Path:
         raise ResourceError(f"dataset folder {name!r} not found under {base} (present: {present}); "
                             f"pass --root PATH or set {ENV_VAR}=PATH")
     return path
+
+
+def has_dataset(name: str, root: str | Path | None = None) -> bool:
+    """True when :func:`dataset_dir` finds ``name`` (used to skip real-data checks on machines without the data)."""
+    try:
+        dataset_dir(name, root)
+    except ResourceError:
+        return False
+    return True

@@ -114,11 +114,14 @@ def _row(name: str, m: dict) -> dict[str, Any]:
             "outputs with errors": m.get("predictions_with_errors")}
 
 
+def _cell(v: Any) -> str:
+    return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     cols = list(rows[0])
-    fmt = [lambda v: "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt[0](r[c]) for c in cols) + " |" for r in rows]
+    lines += ["| " + " | ".join(_cell(r[c]) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
 
 
@@ -182,7 +185,7 @@ def run(cfg: DemoConfig) -> dict[str, Any]:
                          "zero-shot report": str(out / "zero_shot" / "eval" / "report.html"),
                          "trained report": str(out / "trained" / "eval" / "report.html"),
                          "held-out gold": str(gold_file), "summary": str(out / "summary.md")}}
-    lines = [f"# CancerLLM demo\n", f"Data: {source}; {len(train)} training notes, {len(held_out)} held-out notes.",
+    lines = ["# CancerLLM demo\n", f"Data: {source}; {len(train)} training notes, {len(held_out)} held-out notes.",
              f"Types extracted: {', '.join(types)}.\n", table, "",
              "Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()), "",
              "Written:"] + [f"- {k}: {v}" for k, v in summary["paths"].items()]

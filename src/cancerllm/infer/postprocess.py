@@ -122,12 +122,9 @@ def cancer_type_of(text: str | None) -> str | None:
 
 def vote_diagnosis(candidates: list[tuple[str | None, str | None]]) -> tuple[str | None, str | None]:
     """Majority vote over per-chunk (text, code) answers; ties go to the earliest chunk."""
-    valid = [(t.strip().lower(), c) for t, c in candidates if t]
-    if not valid:
+    answered = [(t.strip(), c) for t, c in candidates if t]
+    if not answered:
         return None, None
-    counts = Counter(t for t, _ in valid)
+    counts = Counter(t.lower() for t, _ in answered)
     top = max(counts.values())
-    for (t, c), (orig, _) in zip(valid, [x for x in candidates if x[0]]):
-        if counts[t] == top:
-            return orig.strip(), c
-    return None, None  # pragma: no cover
+    return next((t, c) for t, c in answered if counts[t.lower()] == top)

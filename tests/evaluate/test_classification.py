@@ -45,3 +45,26 @@ def test_classification_paired_bootstrap_detects_better_run():
     y, p = _random(2)
     r = paired_bootstrap(y, y, p, n=300)
     assert r["macro_f1"]["diff"] > 0.2 and r["macro_f1"]["p_value"] < 0.01
+
+
+def test_classification_total_failure_scores_zero_not_not_predicted(tmp_path):
+    """Issue 11.7: diagnosis records that all failed to parse are a 0/n result, not a run that never predicts."""
+    from cancerllm.data.schema import Diagnosis, Note, Prediction
+    from cancerllm.evaluate.report import render_markdown
+    from cancerllm.evaluate.run import score_files
+
+    codes = ["C50.9", "C34.1", "C64.1"]
+    gold = [Note(id=f"n{i}", text="Invasive carcinoma.", cancer_type="BRCA", diagnosis=Diagnosis(text="cancer", icd10=c))
+            for i, c in enumerate(codes)]
+    # What the predictor writes when no generation parses: a diagnosis record with no diagnosis and an error.
+    preds = [Prediction(id=n.id, task="diagnosis", labels={"cancer_type": None}, errors=["chunk 0: no JSON object"])
+             for n in gold]
+    (tmp_path / "g.jsonl").write_text("".join(n.model_dump_json() + "\n" for n in gold))
+    (tmp_path / "p.jsonl").write_text("".join(p.model_dump_json() + "\n" for p in preds))
+    m, _ = score_files(tmp_path / "p.jsonl", tmp_path / "g.jsonl", task="diagnosis", bootstrap=0)
+    for key in ("icd10", "icd10_category"):
+        r = m["classification"][key]
+        assert not r.get("not_predicted") and r["n"] == len(codes)
+        assert r["accuracy"] == 0.0 and r["abstained"] == len(codes)
+    md = render_markdown(m)
+    assert "not predicted" not in md and "| icd10 | 3 | 0.000 |" in md

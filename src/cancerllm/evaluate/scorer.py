@@ -35,11 +35,16 @@ from cancerllm.evaluate.metrics import PAPER_METRICS, rouge1, soft_prf
 from cancerllm.evaluate.normalize import split_answers
 from cancerllm.evaluate.spans import SpanCounts
 
-__all__ = ["LABEL_KEYS", "Scorer", "gold_labels", "pred_labels"]
+__all__ = ["LABEL_KEYS", "TASK_LABELS", "Scorer", "gold_labels", "pred_labels"]
 
 LABEL_KEYS = ("t_stage", "n_stage", "m_stage", "cancer_type", "icd10", "icd10_category")
 _RAW_KEYS = {"t_stage": "t_stage", "n_stage": "n_stage", "m_stage": "m_stage", "icd10": "icd_10"}
 _MATCH = {**PAPER_METRICS, "rouge1": rouge1}
+# The labels a record of each task answers, whether or not its output parsed: a diagnosis run whose every
+# generation failed has predicted ICD-10 (and got it wrong), it has not skipped it (issue 11.7). Labels outside
+# these (e.g. a TF-IDF baseline's cancer_type on phenotype records) count once a record carries the key.
+TASK_LABELS = {"phenotype": ("t_stage", "n_stage", "m_stage"),
+               "diagnosis": ("icd10", "icd10_category", "cancer_type")}
 
 
 def _icd_category(code: str | None) -> str | None:
@@ -102,7 +107,8 @@ class Scorer:
         """Score one note. ``preds`` None or [] means the prediction is missing or invalid (all wrong)."""
         preds = [preds] if isinstance(preds, Prediction) else list(preds or [])
         g, p = gold_labels(gold), pred_labels(preds)
-        self.predicted_keys |= {k for k in p}
+        # "Predicted" means the run has records for the task, not that a value parsed (see TASK_LABELS).
+        self.predicted_keys |= {k for k in p} | {k for q in preds for k in (*TASK_LABELS[q.task], *q.labels)}
         item = {"id": gold.id, "cancer_type": g["cancer_type"], "labels": {k: [g[k], p.get(k)] for k in LABEL_KEYS
                                                                             if g[k] is not None}, "paper": {}}
         self.items.append(item)
@@ -168,7 +174,7 @@ class Scorer:
             pairs = [(it["labels"][key][0], it["labels"][key][1]) for it in self.items if key in it["labels"]]
             if not pairs:
                 continue
-            if key not in self.predicted_keys:  # this run never predicts it (e.g. the regex baseline's type)
+            if key not in self.predicted_keys:  # no record of this run answers it (e.g. the regex baseline's type)
                 out["classification"][key] = {"n": len(pairs), "not_predicted": True}
                 continue
             yt, yp = [a for a, _ in pairs], [b for _, b in pairs]

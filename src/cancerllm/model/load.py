@@ -13,9 +13,15 @@ Two kinds of base model:
 Adapters: ``--model.adapter`` is a LoRA adapter folder or a run folder. A run folder holds ``adapter/`` and, when
 it was trained on top of other adapters (SFT on top of the pretraining adapter), copies of those in
 ``base_adapters/0``, ``base_adapters/1``... so the run is self-contained and can be moved. The chain is applied in
-order and each adapter is *merged* into the base weights before the next is loaded. For inference on a 4-bit base
-the last adapter stays an unmerged PEFT wrapper (merging into 4-bit weights re-quantizes them and loses precision);
-everywhere else merging costs about a second for 135M parameters and makes generation as fast as the bare model.
+order. **Precision:** a LoRA update of ~0.1% of a weight's magnitude is below bf16 resolution. Merging it into bf16
+weights loses most of it, and so does any bf16 forward pass, merged or not (PEFT adds the LoRA branch to the bf16
+layer output and rounds the sum back to bf16; measured on the tiny test model: the bf16 forward's error is ~4x the
+update's effect on the logits). So with adapters on a full-precision base, ``dtype=auto`` means fp32, the adapters
+are merged into the fp32 weights (exact to float rounding) and the served model computes what the adapter learned.
+An explicit ``--model.dtype=bf16`` is honoured for speed (~2x on this CPU) with the adapters kept unmerged, stacked
+and all active, which is the arithmetic bf16 training did; training on top of a base adapter refuses it. On a 4-bit
+base the adapters stay unmerged at inference; training merges them (PEFT re-quantizes, with a rounding warning).
+Model weights are read from safetensors only (``use_safetensors=True``: no pickle is ever unpickled).
 
 Example:
     >>> from cancerllm.model.load import adapter_chain
@@ -35,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cancerllm.errors import ResourceError
+from cancerllm.errors import ConfigError, ResourceError
 
 __all__ = [
     "EMBEDDED",
@@ -132,6 +138,10 @@ def _base_path(path: str) -> Path:
     if not (p / "config.json").is_file():
         raise ResourceError(f"model.path: {path!r} is not a Hugging Face model folder (no config.json there); pass "
                             "--model.path=embedded or --model.path=/path/to/a/local/model (no hub downloads)")
+    if not any(p.glob("*.safetensors")):  # checked here so the error names the fix, not transformers' internals
+        raise ResourceError(f"model.path: {path!r} has no *.safetensors weights (pickled pytorch_model.bin files are "
+                            "never loaded: unpickling can run code); convert it once with "
+                            "AutoModelForCausalLM.from_pretrained(path).save_pretrained(path)")
     return p
 
 
@@ -143,7 +153,7 @@ def load_tokenizer(path: str | Path, for_training: bool = False) -> Any:
     from transformers import AutoTokenizer
 
     p = embedded_model_dir() if str(path) == EMBEDDED else Path(path)
-    tok = AutoTokenizer.from_pretrained(str(p))
+    tok = AutoTokenizer.from_pretrained(str(p))  # tokenizer files are JSON/sentencepiece: nothing to unpickle
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "right" if for_training else "left"
@@ -201,8 +211,41 @@ def _quantization_config(dtype: Any) -> Any:
                               bnb_4bit_compute_dtype=dtype)
 
 
+def _adapter_precision(chain: list[Path], dtype: Any, reason: str, quantized: bool, for_training: bool
+                       ) -> tuple[Any, str, bool]:
+    """``(dtype, reason, merge)`` once adapters are known: never merge into (or run a merged model in) bf16.
+
+    Why: a LoRA update of ~0.1% of a weight's magnitude is below bf16 resolution (see the module docstring).
+    """
+    import torch
+
+    if not chain:
+        return dtype, reason, False
+    if quantized:  # 4-bit: inference keeps the adapters unmerged; training needs a plain model to put a LoRA on
+        return dtype, reason, for_training
+    if dtype == torch.float32:
+        return dtype, reason, True  # fp32 merge is exact to float rounding and gives a plain, fast model
+    if reason.startswith("auto"):
+        return torch.float32, "auto: LoRA adapters applied; fp32 keeps updates below bf16 resolution", True
+    name = str(dtype).split(".")[-1]
+    if for_training:
+        raise ConfigError(f"model.dtype={_SHORT.get(name, name)} with a base adapter ({chain[0]}) would merge it "
+                          "into half-precision weights, where updates below ~0.4% of a weight vanish; use "
+                          "--model.dtype=auto (fp32 weights; train.precision still gives bf16 autocast speed)")
+    log.warning("model.dtype=%s with LoRA adapters: kept unmerged, but a %s forward pass blurs adapter updates "
+                "smaller than ~0.4%% of a layer's output; use --model.dtype=auto (fp32) to serve them exactly",
+                _SHORT.get(name, name), name)
+    return dtype, reason, False
+
+
+_SHORT = {"bfloat16": "bf16", "float16": "fp16"}
+
+
 def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[str, Any]]:
-    """Load base model + tokenizer (+ merged adapters) as ``args`` (a :class:`cancerllm.config.ModelArgs`) says.
+    """Load base model + tokenizer (+ adapters) as ``args`` (a :class:`cancerllm.config.ModelArgs`) says.
+
+    With adapters on a full-precision base, ``dtype=auto`` loads fp32 and merges them there (exact); an explicit
+    bf16/fp16 keeps them unmerged and stacked. Why: see the module docstring (bf16 loses small LoRA updates).
 
     Args:
         args: ModelArgs (path, adapter, device, dtype, quantize).
@@ -211,6 +254,7 @@ def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[st
         ``(model, tokenizer, info)`` with info = {device, dtype, dtype_reason, path, adapter, n_params}.
     Raises:
         ResourceError: missing model folder, adapter, wheel, CUDA or bitsandbytes (before any weight is loaded).
+        ConfigError: training on top of a base adapter with an explicit half-precision ``model.dtype``.
 
     Example:
         >>> from cancerllm.config import ModelArgs
@@ -222,17 +266,23 @@ def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[st
     from cancerllm.runtime import resolve_device, resolve_dtype
 
     chain = adapter_chain(args.adapter)  # fail on a bad adapter path before loading anything heavy
+    for d in chain:  # safetensors only: PEFT would fall back to a pickled adapter_model.bin
+        if not (d / "adapter_model.safetensors").is_file():
+            raise ResourceError(f"model.adapter: {str(d)!r} has no adapter_model.safetensors (only safetensors "
+                                "adapters are loaded); re-save it with save_pretrained(..., safe_serialization=True)")
     path = _base_path(args.path)
     device, dev_reason = resolve_device(args.device)
     dtype, dtype_reason = resolve_dtype(args.dtype, device)
     quant = _quantization_config(dtype) if args.quantize == "4bit" else None
+    dtype, dtype_reason, merge = _adapter_precision(chain, dtype, dtype_reason, quant is not None, for_training)
     log.info("model %s on %s (%s), dtype %s (%s)%s", args.path, device, dev_reason, str(dtype).split(".")[-1],
              dtype_reason, ", 4-bit NF4" if quant else "")
 
     from transformers import AutoModelForCausalLM
 
     t0 = time.perf_counter()
-    kwargs: dict[str, Any] = {"dtype": dtype}
+    # use_safetensors: a local folder with only pytorch_model.bin is refused instead of unpickled.
+    kwargs: dict[str, Any] = {"dtype": dtype, "use_safetensors": True}
     if quant is not None:
         kwargs.update(quantization_config=quant, device_map={"": 0})
     model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
@@ -245,8 +295,7 @@ def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[st
     if chain:
         from cancerllm.model.lora import apply_adapters
 
-        # Training always merges (a new LoRA goes on top; PEFT merges into 4-bit weights with a rounding warning).
-        model = apply_adapters(model, chain, merge_last=quant is None or for_training)
+        model = apply_adapters(model, chain, merge=merge)
     if quant is not None and for_training:
         from peft import prepare_model_for_kbit_training
 

@@ -78,12 +78,20 @@ def load_trainable(model: Any, adapter_dir: str | Path) -> Any:
 
 
 def merge(model: Any) -> Any:
-    """Fold the active LoRA update (B @ A * alpha / r) into the base weights and drop the PEFT wrapper."""
+    """Fold the active LoRA update (B @ A * alpha / r) into the base weights and drop the PEFT wrapper.
+
+    Exact only in fp32: in bf16 an update below the weights' resolution (~0.4% of their magnitude) is rounded away.
+    """
     return model.merge_and_unload()
 
 
-def apply_adapters(model: Any, chain: Sequence[str | Path], merge_last: bool = True) -> Any:
-    """Apply adapters in order; each is merged before the next one is loaded (the last only if ``merge_last``).
+def apply_adapters(model: Any, chain: Sequence[str | Path], merge: bool = True) -> Any:
+    """Apply adapters in order: merged one after the other (``merge``), or stacked, unmerged, all active.
+
+    Merge only into fp32 weights (the caller decides, see :func:`cancerllm.model.load.load_model`): a LoRA update of
+    ~0.1% of a weight's magnitude is below bf16 resolution, so merging into bf16 weights (or merging in fp32 and
+    casting the result to bf16) loses most of it. Stacked adapters are named ``stage_0 .. stage_N-1`` and frozen;
+    PEFT adds each one's branch to the layer output in the order of ``chain``, as training computed it.
 
     Example:
         >>> apply_adapters("model", [])
@@ -91,11 +99,21 @@ def apply_adapters(model: Any, chain: Sequence[str | Path], merge_last: bool = T
     """
     from peft import PeftModel
 
-    for i, adapter_dir in enumerate(chain):
-        model = PeftModel.from_pretrained(model, str(adapter_dir))
-        if i < len(chain) - 1 or merge_last:
-            model = merge(model)
-        log.info("applied adapter %s%s", adapter_dir, " (merged)" if i < len(chain) - 1 or merge_last else "")
+    if not chain:
+        return model
+    if merge:
+        for adapter_dir in chain:
+            model = PeftModel.from_pretrained(model, str(adapter_dir))
+            model = model.merge_and_unload()
+            log.info("applied adapter %s (merged)", adapter_dir)
+        return model
+    names = [f"stage_{i}" for i in range(len(chain))]
+    model = PeftModel.from_pretrained(model, str(chain[0]), adapter_name=names[0])
+    for name, adapter_dir in zip(names[1:], chain[1:]):
+        model.load_adapter(str(adapter_dir), adapter_name=name)
+    # Every stage active at once (PeftModel.set_adapter takes one name; the tuner below takes a list), all frozen.
+    model.base_model.set_adapter(names, inference_mode=True)
+    log.info("applied adapter(s) %s unmerged, all active", ", ".join(str(c) for c in chain))
     return model
 
 

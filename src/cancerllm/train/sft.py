@@ -3,18 +3,20 @@
 Phases: build (config, base model with the pretraining adapter merged, fresh LoRA, prompt/completion examples) ->
 loop (TRL ``SFTTrainer``) -> save -> report.
 
-**On top of the pretraining adapter: merge, then add a new LoRA.** ``base_adapter`` (a pretraining run folder or
-adapter) is merged into the base weights and a fresh SFT adapter (paper: r=64, alpha=16, dropout 0.1) is trained
-on top. Why this and not "load the pretraining adapter trainable and keep training it":
+**On top of the pretraining adapter: merge (in fp32), then add a new LoRA.** ``base_adapter`` (a pretraining run
+folder or adapter) is merged into the base weights and a fresh SFT adapter (paper: r=64, alpha=16, dropout 0.1) is
+trained on top. Why this and not "load the pretraining adapter trainable and keep training it":
 
 * the two stages want different adapter shapes (r=8 for pretraining, r=64 for SFT); one adapter cannot be both;
 * the domain knowledge from continued pretraining stays frozen, so a small instruction set cannot wash it out
   (and SFT's higher-rank update is the only thing that moves);
-* inference applies the same chain (merge pretraining adapter, then the SFT adapter), and the SFT run folder copies
+* inference applies the same chain (pretraining adapter, then the SFT adapter), and the SFT run folder copies
   the pretraining adapter into ``base_adapters/0`` so ``--run out/sft/x`` alone rebuilds the model.
-Cost: one merge at load (about a second for 135M parameters). On a 4-bit base PEFT re-quantizes after merging,
-which adds rounding noise of the order of the 4-bit quantization itself; the paper's setup (pretraining LoRA
-loaded trainable next to the SFT LoRA) avoids that but needs two live adapters in one model.
+The merge happens in **fp32 weights** (``load_model`` loads fp32 when a base adapter is given and ``model.dtype`` is
+auto, and refuses an explicit bf16): a LoRA update of ~0.1% of a weight is below bf16 resolution and merging into
+bf16 weights erased most of it. ``train.precision=auto`` still trains with bf16 autocast for speed; like any bf16
+forward pass that blurs updates this small, merged or not, so use ``train.precision=fp32`` when that matters.
+On a 4-bit base PEFT re-quantizes after merging, which adds rounding noise of the order of the 4-bit quantization.
 
 Examples come from :func:`cancerllm.data.instruct.build_examples` as ``prompt``/``completion`` records: TRL
 then puts the loss on completion tokens only (the chat-``messages`` format cannot, with SmolLM2's template, which
@@ -61,7 +63,7 @@ class SFTConfig:
     data: DataArgs = field(default_factory=DataArgs)
     train: TrainArgs = field(default_factory=TrainArgs)
     base_adapter: str | None = None
-    """Pretraining run folder (or adapter folder) merged into the base before the SFT adapter is added."""
+    """Pretraining run folder (or adapter folder) merged into the (fp32) base before the SFT adapter is added."""
     tasks: list[str] = field(default_factory=lambda: ["phenotype", "diagnosis"])
     prompt_style: str = "json.v1"
     """'json.v1' (all entities in one JSON answer) or 'qa.v1' (the paper's per-entity Alpaca questions)."""
@@ -125,7 +127,7 @@ def run(cfg: SFTConfig) -> RunResult:
     from cancerllm.runtime import seed_everything
     from cancerllm.train import common
 
-    # ---- build: notes, then the base with the pretraining adapter merged, then the fresh SFT LoRA
+    # ---- build: notes, then the base with the pretraining adapter merged (in fp32 weights), then the fresh SFT LoRA
     out = Path(cfg.out)
     seed_everything(cfg.train.seed)
     notes, files, source = common.load_notes(cfg.data.train, "train", cfg.data.synth_n, cfg.train.seed)

@@ -121,3 +121,16 @@ def test_testbed_label_noise_sft_on_tiny_model(tiny_model_dir, tiny_notes_file, 
     assert (tmp_path / "rate_1" / "sft" / "run.json").is_file()
     assert set(res.scores["inputs_sha256"]) == {"0", "1"}
     assert res.scores["inputs_sha256"]["0"] != res.scores["inputs_sha256"]["1"]
+
+
+def test_testbed_label_noise_refuses_qa_style_for_stage_noise(tiny_model_dir, tiny_notes_file, tmp_path):
+    """Issue 11.9: qa.v1 cannot show T/N/M noise; the run stops before any training with a ConfigError."""
+    cfg = load_config(RobustnessConfig, overrides=[
+        f"train={tiny_notes_file}", f"test={tiny_notes_file}", f"out={tmp_path}", "testbed=label-noise",
+        "predictor=model", "rates=[0,1]", "limit=2", "noise_fields=[t_stage]",
+        (f"sft_overrides=[model.path={tiny_model_dir},train.max_steps=1,train.batch_size=2,tasks=phenotype,"
+         "prompt_style=qa.v1,data.max_seq_len=640,train.eval_steps=1000,train.save_steps=1000]"),
+        "generate.max_new_tokens=4"])
+    with pytest.raises(ConfigError, match="prompt_style: got 'qa.v1'.*noise_fields"):
+        run(cfg)
+    assert not (tmp_path / "rate_0" / "sft").exists()

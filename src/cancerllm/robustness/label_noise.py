@@ -5,7 +5,10 @@ model on the clean test set. Here a label is replaced *consistently* everywhere 
 
 * ``t_stage`` / ``n_stage`` / ``m_stage``: ``labels[...]`` and the ``value`` of every stage mention that stated the
   old class. "PATHOLOGIC STAGE: pT2a N0" with gold T2 becomes a training example that says the span "pT2a" means
-  T3: the surface text stays, the label lies.
+  T3: the surface text stays, the label lies. Inference reads a stage back from the quoted text, so the LLM testbed
+  scores the category the model *states* instead (:class:`~cancerllm.robustness.predictors.StatedValuePredictor`);
+  a prompt style that states no value (``qa.v1``: its target is the quoted text alone, identical before and after
+  noise) is refused for stage noise.
 * ``cancer_type``: ``note.cancer_type``, the diagnosis (text and ICD-10-CM code of the new TCGA project, via
   :func:`cancerllm.data.icd.diagnosis_for`) and the value/code of ``cancer_diagnosis`` mentions.
 

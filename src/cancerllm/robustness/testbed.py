@@ -5,7 +5,10 @@
   before prediction, spans mapped back) and ``augment`` (retrain on clean + perturbed training copies).
 * **label-noise** (the paper's "counterfactual" testbed): replace a share of the *training* labels by other valid
   labels, retrain (a short SFT for ``predictor=model``, a TF-IDF classifier for ``predictor=tfidf``), score on the
-  clean test set.
+  clean test set. A noised stage label changes the category a training example *states* ("pT2a" means T3), not the
+  text it quotes, so the model's T/N/M labels are scored from its stated category
+  (:class:`~cancerllm.robustness.predictors.StatedValuePredictor`); a prompt style that states none (``qa.v1``)
+  is refused for stage noise before any training.
 
 Phases: build (config, data, predictor) -> loop over rates (inputs written + hashed, predict, score) -> save
 (``scores.json``, ``curve.png``, ``curve.md``, ``config.yaml``, ``meta.json``, ``rate_<r>/``) -> report.
@@ -120,12 +123,10 @@ def _load(spec: str, split: str, seed: int) -> list[Any]:
     return load_notes(spec, split, seed=seed)[0]
 
 
-def _train_sft(cfg: RobustnessConfig, train_file: Path, out_dir: Path) -> Any:
-    """A short SFT on ``train_file`` (template: --sft_config, else --run's config.yaml); returns its predictor."""
+def _sft_config(cfg: RobustnessConfig, train_file: Path, out_dir: Path) -> Any:
+    """The short SFT's config (template: --sft_config, else --run's config.yaml, with --sft_overrides)."""
     from cancerllm.config import load_config
-    from cancerllm.robustness.predictors import load_model_predictor
     from cancerllm.train.sft import SFTConfig
-    from cancerllm.train.sft import run as sft_run
 
     template = cfg.sft_config or (str(Path(cfg.run) / "config.yaml") if cfg.run and
                                   (Path(cfg.run) / "config.yaml").is_file() else None)
@@ -134,8 +135,40 @@ def _train_sft(cfg: RobustnessConfig, train_file: Path, out_dir: Path) -> Any:
     sft_cfg = load_config(SFTConfig, template, overrides)
     if cfg.task not in sft_cfg.tasks:
         sft_cfg.tasks = [*sft_cfg.tasks, cfg.task]
-    sft_run(sft_cfg)
+    return sft_cfg
+
+
+def _train_sft(cfg: RobustnessConfig, train_file: Path, out_dir: Path) -> Any:
+    """A short SFT on ``train_file``; returns its predictor."""
+    from cancerllm.robustness.predictors import load_model_predictor
+    from cancerllm.train.sft import run as sft_run
+
+    sft_run(_sft_config(cfg, train_file, out_dir))
     return load_model_predictor(str(out_dir), generate=cfg.generate)
+
+
+def _scores_stated_values(cfg: RobustnessConfig) -> bool:
+    """Whether the label-noise curve must read T/N/M from the model's stated category (issue 11.9).
+
+    Noise on a stage label changes the category a training example states, never the text it quotes, and inference
+    reads the category back from the quote: scored that way the curve stays flat at every rate.
+    """
+    return (cfg.testbed == "label-noise" and cfg.predictor == "model" and cfg.task == "phenotype"
+            and any(f != "cancer_type" for f in cfg.noise_fields))
+
+
+def _check_stated_values(cfg: RobustnessConfig, out: Path) -> None:
+    """Refuse, before any training, a prompt style whose answers cannot state a noised stage category."""
+    from cancerllm.data.prompts import get_style
+    from cancerllm.errors import ConfigError
+    from cancerllm.robustness.predictors import states_values
+
+    style = _sft_config(cfg, out / "train_noised.jsonl", out / "sft").prompt_style
+    if not states_values(get_style(style)):
+        raise ConfigError(f"prompt_style: got {style!r} for the label-noise SFT with stage labels in noise_fields "
+                          f"{list(cfg.noise_fields)}, but {style} answers quote the note without stating a category, so "
+                          "noised T/N/M labels never reach what the model is taught; set "
+                          "sft_overrides=[prompt_style=json.v1,...] or noise_fields=[cancer_type]")
 
 
 def _predictor(cfg: RobustnessConfig, train: list[Any] | None, out: Path) -> Any:
@@ -183,6 +216,8 @@ def run(cfg: RobustnessConfig) -> RobustnessResult:
     train = _load(cfg.train, "train", cfg.seed) if needs_train else None
     rates = sorted(set(cfg.rates))
     predictor = _predictor(cfg, train, out) if cfg.testbed == "misspelling" else None
+    if _scores_stated_values(cfg):
+        _check_stated_values(cfg, out)
 
     # ---- loop over rates: write the inputs, hash them, predict, score
     per_rate, hashes = [], {}
@@ -205,6 +240,10 @@ def run(cfg: RobustnessConfig) -> RobustnessResult:
                 rate_predictor = TfidfPredictor(noised, cfg.seed)
             else:  # the paper's setting: a (short) SFT on the noised labels, scored on the clean test set
                 rate_predictor = _train_sft(cfg, inputs, rdir / "sft")
+                if _scores_stated_values(cfg):  # every rate alike, so rate 0 is the same measurement
+                    from cancerllm.robustness.predictors import StatedValuePredictor
+
+                    rate_predictor = StatedValuePredictor(rate_predictor)
         hashes[f"{rate:g}"] = sha256_file(inputs)
         preds = rate_predictor.predict(gold, cfg.task)
         write_jsonl(preds, rdir / "predictions.jsonl")

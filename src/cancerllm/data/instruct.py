@@ -28,7 +28,7 @@ from cancerllm.data.chunking import Chunk, chunk_text
 from cancerllm.data.prompts import get_style
 from cancerllm.data.schema import InstructionExample, Mention, Note
 
-__all__ = ["build_examples", "note_budget", "token_counter", "chunk_mentions", "annotated_types"]
+__all__ = ["annotated_types", "build_examples", "chunk_mentions", "note_budget", "prompt_token_ids", "token_counter"]
 
 
 def token_counter(tokenizer: Any) -> Callable[[str], int]:
@@ -38,10 +38,42 @@ def token_counter(tokenizer: Any) -> Callable[[str], int]:
     return lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])
 
 
+def prompt_token_ids(tokenizer: Any, prompt: str) -> list[int]:
+    """The token ids the model sees for a rendered prompt, in training (SFT) and at inference alike.
+
+    Exactly one BOS, where the tokenizer's convention puts it: a chat template that writes the BOS into the text
+    (Mistral/Llama: ``"<s>[INST] ..."``) keeps its own; a tokenizer that adds a BOS (Llama/Mistral) gets one in
+    front of a prompt that lacks it (the Alpaca prompts of ``qa.v1``); a tokenizer that adds none (SmolLM2, Qwen)
+    gets none. Why one function: TRL tokenizes a prompt string *with* special tokens (a second BOS after the
+    template's) while inference tokenized *without* (no BOS for Alpaca prompts), so the served model saw other
+    tokens than the trained one.
+
+    Example:
+        >>> prompt_token_ids(None, "x")
+        Traceback (most recent call last):
+        ...
+        ValueError: prompt_token_ids needs the model's tokenizer
+    """
+    if tokenizer is None:
+        raise ValueError("prompt_token_ids needs the model's tokenizer")
+    ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    bos = tokenizer.bos_token_id
+    if bos is not None and (not ids or ids[0] != bos) and _adds_bos(tokenizer):
+        ids.insert(0, bos)
+    return ids
+
+
+def _adds_bos(tokenizer: Any) -> bool:
+    # Ask the tokenizer itself: fast tokenizers carry the rule in their post-processor, not in a flag.
+    with_special = tokenizer("a", add_special_tokens=True)["input_ids"]
+    return bool(with_special) and with_special[0] == tokenizer.bos_token_id
+
+
 def note_budget(style_name: str, tokenizer: Any, max_prompt_tokens: int, types: Sequence[str]) -> int:
     """Tokens left for the note once the prompt template (instruction, type list) is paid for."""
     style = get_style(style_name)
-    count = token_counter(tokenizer)
+    # A whole prompt is counted as the model gets it (with its BOS, see prompt_token_ids).
+    count = token_counter(tokenizer) if tokenizer is None else (lambda p: len(prompt_token_ids(tokenizer, p)))
     overhead = max(count(p) for _, p in style.phenotype_prompts("", list(types), tokenizer))
     overhead = max(overhead, count(style.diagnosis_prompt("", tokenizer)))
     budget = max_prompt_tokens - overhead

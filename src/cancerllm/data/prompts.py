@@ -67,8 +67,14 @@ class Example:
 def render(system: str, user: str, tokenizer: Any = None, alpaca: bool = False) -> str:
     """The final prompt string: the tokenizer's chat template when it has one, else the Alpaca template."""
     if not alpaca and tokenizer is not None and getattr(tokenizer, "chat_template", None):
+        from jinja2.exceptions import TemplateError
+
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        try:
+            return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        except TemplateError:  # Mistral-7B-Instruct v0.1/v0.2 raise on a system turn: fold it into the user turn
+            folded = [{"role": "user", "content": f"{system}\n\n{user}"}]
+            return tokenizer.apply_chat_template(folded, add_generation_prompt=True, tokenize=False)
     return ALPACA_TEMPLATE.format(instruction=system, context=user)
 
 

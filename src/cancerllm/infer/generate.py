@@ -1,5 +1,7 @@
 """Batched greedy generation with left padding, returning only the new text of each prompt.
 
+Prompts are tokenized by :func:`cancerllm.data.instruct.prompt_token_ids`, the function SFT builds its training
+examples with, so the model sees the same tokens (one BOS, where the tokenizer puts it) it was trained on.
 Prompts are sorted by length before batching so each batch pads little (measured: batch 8 in bf16 gives ~3.5x
 the tokens/s of batch 1 on 2 CPU cores); results come back in the caller's order. Left padding keeps greedy
 output identical to unbatched decoding (checked in tests).
@@ -17,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["generate", "GenerationStats"]
+__all__ = ["GenerationStats", "generate"]
 
 
 @dataclass
@@ -56,13 +58,17 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int
     """
     import torch
 
+    from cancerllm.data.instruct import prompt_token_ids
+
     tokenizer.padding_side = "left"
     out: list[str] = [""] * len(prompts)
     order = _length_order(prompts)
     device = next(model.parameters()).device
     for b in range(0, len(order), batch_size):
         idx = order[b:b + batch_size]
-        enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
+        # Token ids exactly as in training, then left-padded into one batch.
+        ids = [prompt_token_ids(tokenizer, prompts[i]) for i in idx]
+        enc = tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
         enc = {k: v.to(device) for k, v in enc.items()}
         t0 = time.perf_counter()
         with torch.inference_mode():

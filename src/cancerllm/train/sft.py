@@ -18,9 +18,10 @@ bf16 weights erased most of it. ``train.precision=auto`` still trains with bf16 
 forward pass that blurs updates this small, merged or not, so use ``train.precision=fp32`` when that matters.
 On a 4-bit base PEFT re-quantizes after merging, which adds rounding noise of the order of the 4-bit quantization.
 
-Examples come from :func:`cancerllm.data.instruct.build_examples` as ``prompt``/``completion`` records: TRL
-then puts the loss on completion tokens only (the chat-``messages`` format cannot, with SmolLM2's template, which
-lacks generation markers). Long notes are windowed into ``max_prompt_tokens`` chunks exactly as inference does;
+Examples come from :func:`cancerllm.data.instruct.build_examples` as prompt/completion pairs, tokenized here
+(``input_ids`` + ``completion_mask``) with the prompt ids inference uses, so TRL puts the loss on completion tokens
+only and the prompt tokens equal the served ones (one BOS; the chat-``messages`` format cannot mask the prompt with
+SmolLM2's template, which lacks generation markers). Long notes are windowed into ``max_prompt_tokens`` chunks exactly as inference does;
 an example still longer than ``data.max_seq_len`` is dropped and counted rather than silently truncated.
 
 Example:
@@ -95,24 +96,33 @@ class SFTConfig:
 
 
 def build_records(notes: list[Any], cfg: SFTConfig, tok: Any, types: list[str], cap: int | None,
-                  split: str) -> list[dict[str, str]]:
-    """Prompt/completion dicts for TRL; drops (and counts) examples longer than ``data.max_seq_len``."""
-    from cancerllm.data.instruct import build_examples
+                  split: str) -> list[dict[str, list[int]]]:
+    """Tokenized examples for TRL (``input_ids``, ``completion_mask``); drops (and counts) those too long.
+
+    Tokenized here, not by TRL: TRL tokenizes a prompt string with special tokens, which put a second BOS after the
+    one a Mistral/Llama chat template writes (and one in front of an Alpaca prompt that inference did not add). The
+    prompt ids come from :func:`cancerllm.data.instruct.prompt_token_ids`, the function inference uses; the
+    completion follows with the EOS the model must learn to stop on, and only it carries the loss.
+    """
+    from cancerllm.data.instruct import build_examples, prompt_token_ids
 
     examples = build_examples(notes, style=cfg.prompt_style, tokenizer=tok, tasks=cfg.tasks, types=types,
                               max_prompt_tokens=cfg.prompt_budget, seed=cfg.train.seed)
-    # +1 for the EOS token TRL appends to every completion.
-    lengths = [len(tok(e.prompt + e.completion, add_special_tokens=False)["input_ids"]) + 1 for e in examples]
-    kept = [e for e, n in zip(examples, lengths) if n <= cfg.data.max_seq_len]
-    if len(kept) < len(examples):
+    pairs = []
+    for e in examples:
+        prompt = prompt_token_ids(tok, e.prompt)
+        answer = tok(e.completion, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        pairs.append((e.task, {"input_ids": prompt + answer, "completion_mask": [0] * len(prompt) + [1] * len(answer)}))
+    kept = [(t, r) for t, r in pairs if len(r["input_ids"]) <= cfg.data.max_seq_len]
+    if len(kept) < len(pairs):
         log.warning("%s: dropped %d of %d examples longer than data.max_seq_len=%d tokens (raise it, or lower "
-                    "max_prompt_tokens)", split, len(examples) - len(kept), len(examples), cfg.data.max_seq_len)
+                    "max_prompt_tokens)", split, len(pairs) - len(kept), len(pairs), cfg.data.max_seq_len)
     if cap is not None and len(kept) > cap:
         log.info("%s: using %d of %d examples (cap)", split, cap, len(kept))
         kept = random.Random(cfg.train.seed).sample(kept, cap)
-    by_task = {t: sum(e.task == t for e in kept) for t in cfg.tasks}
+    by_task = {t: sum(task == t for task, _ in kept) for t in cfg.tasks}
     log.info("%s: %d examples %s", split, len(kept), by_task)
-    return [{"prompt": e.prompt, "completion": e.completion} for e in kept]
+    return [r for _, r in kept]
 
 
 def run(cfg: SFTConfig) -> RunResult:

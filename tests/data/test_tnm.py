@@ -1,10 +1,12 @@
-"""find_tnm: explicit TNM statements in OCR'd pathology text, with exact spans (no shared data needed)."""
+"""find_tnm / read_value: explicit TNM statements in OCR'd pathology text, exact spans, values from one token."""
 
 from __future__ import annotations
 
 import pytest
 
-from cancerllm.data.tnm import find_tnm, gold_class
+from cancerllm.data.tnm import find_tnm, gold_class, read_match, read_value
+from cancerllm.data.values import coarse_stage, normalize_value
+from cancerllm.errors import ConfigError
 
 
 def _surface(text: str) -> list[tuple[str, str, str]]:
@@ -78,3 +80,49 @@ def test_tnm_spans_are_exact_and_unicode_safe():
 def test_tnm_gold_class_maps_to_label_space():
     assert [gold_class(v) for v in ("T1", "T4", "TX", "Tis", "T0", "N0", "N3", "NX", "M0", "M1", "MX", None)] == \
         ["T1", "T4", None, None, None, "N0", "N3", None, "M0", "M1", None, None]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # OCR capital P prefix, l read for 1, Q and O read for 0: the forms that used to survive the hard split.
+    ("Final: PT4 pNQ.", [("stage_t", "PT4", "T4"), ("stage_n", "pNQ", "N0")]),
+    ("TUMOR: pTla pNla", [("stage_t", "pTla", "T1"), ("stage_n", "pNla", "N1")]),
+    ("pT2, pNO, pMO", [("stage_t", "pT2", "T2"), ("stage_n", "pNO", "N0"), ("stage_m", "pMO", "M0")]),
+])
+def test_tnm_finds_ocr_prefix_and_digit_variants(text, expected):
+    assert _surface(text) == expected
+
+
+def test_tnm_match_carries_prefix_axis_and_class():
+    # The baseline prefers pathologic tokens and the TCGA loader skips clinical ones: both read these fields.
+    found = find_tnm("ypT3a cN1 PT4 (pTNM): N 0")
+    assert [(m.prefix, m.axis, m.cls, m.pathologic) for m in found] == [
+        ("yp", "T", "T3", True), ("c", "N", "N1", False), ("P", "T", "T4", True), ("", "N", "N0", False)]
+    assert found[0] == ("stage_t", 0, 5, "T3")  # still the 4-tuple older callers unpack
+
+
+@pytest.mark.parametrize("kind, span, expected", [
+    # The value comes from the token the guard accepts, never from a lower-case "t 3" / "n 2" elsewhere in the span.
+    ("stage_t", "at 3 o'clock, pT2", "T2"),
+    ("stage_n", "in 2 of 14 nodes (pN1)", "N1"),
+    ("stage_m", "from 1 site, cM0", "M0"),
+    ("stage_n", "NOT", None),
+    ("stage_t", "Stage T", None),
+    ("stage_t", "pt2a", "T2"),  # a whole span that is one lower-case token is still a token
+])
+def test_tnm_read_value_comes_from_the_guarded_token(kind, span, expected):
+    assert coarse_stage(kind, span) == expected
+    assert normalize_value(kind, span) == expected
+
+
+def test_tnm_read_value_uses_the_note_for_ocr_zero():
+    # "NO" alone is the English word; after "pT2a" in the note it is the OCR'd N0 the note states.
+    note = "NO TUMOR SEEN IN MARGINS. STAGE: pT2a NO MX."
+    assert read_value("NO", "stage_n") is None
+    assert read_value("NO", "stage_n", context=note, offset=note.index("NO MX")) == "N0"
+    assert read_value("NO", "stage_n", context=note, offset=0) is None
+    assert read_match("pT2a NO", "N", context=note, offset=note.index("pT2a")).start == 5
+
+
+def test_tnm_read_value_rejects_unknown_category():
+    with pytest.raises(ConfigError, match="TNM category: got 'G'"):
+        read_value("pT2", "G")

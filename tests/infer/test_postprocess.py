@@ -72,3 +72,47 @@ def test_postprocess_stage_text_must_name_a_category():
     assert [m.text for m in ms] == ["pTla", "pNO"]
     assert [m.value for m in ms] == ["T1", "N0"]  # OCR digits read as digits
     assert len(errs) == 2 and all("is not a T category" in e for e in errs)
+
+
+def _stage(etype: str, text: str) -> dict:
+    return {"type": etype, "text": text, "value": None, "assertion": "present"}
+
+
+def test_postprocess_stage_value_comes_from_the_guarded_token():
+    # The guard accepted "pT2"/"pN1" but the value used to be read from "t 3" / "n 2" elsewhere in the quote.
+    note = "Mass at 3 o'clock, pT2. Metastatic carcinoma in 2 of 14 nodes (pN1)."
+    ms, errs = ground_mentions(note, 0, [_stage("stage_t", "at 3 o'clock, pT2"),
+                                         _stage("stage_n", "in 2 of 14 nodes (pN1)")])
+    assert errs == [] and [(m.type, m.value) for m in ms] == [("stage_t", "T2"), ("stage_n", "N1")]
+
+
+def test_postprocess_no_inside_not_is_not_a_stage_n():
+    note = "Tumor NOT identified at margins. STAGE: pT2 NO MX."
+    ms, errs = ground_mentions(note, 0, [_stage("stage_n", "NO")])
+    assert [(note[m.start:m.end], m.start, m.value) for m in ms] == [("NO", note.index("NO MX"), "N0")]
+    ms, errs = ground_mentions(note, 0, [_stage("stage_n", "NOT")])
+    assert ms == [] and errs == ["stage_n text is not a N category (3 chars); dropped"]
+
+
+def test_postprocess_out_of_order_mention_is_grounded_nearby_not_on_a_later_repeat():
+    note = "Grade 2. pT2 pN0. " + "Filler text. " * 10 + "Summary: pT2 pN0."
+    ms, _ = ground_mentions(note, 0, [{"type": "grade", "text": "Grade 2", "value": None, "assertion": "present"},
+                                      _stage("stage_n", "pN0"), _stage("stage_t", "pT2")])
+    assert [(m.text, m.start) for m in ms] == [("Grade 2", 0), ("pN0", 13), ("pT2", 9)]
+
+
+def test_postprocess_diagnosis_copied_from_a_retrieved_example_is_reported():
+    # A retrieved example (another patient) shows its diagnosis; the model copies it for a colon report.
+    style = get_style("json.v1")
+    example_answer = style.diagnosis_target("lung adenocarcinoma", "C34.90")
+    parsed, perr = style.parse_diagnosis(example_answer)
+    note = "Sigmoid colon, resection: adenocarcinoma, moderately differentiated, pT3 pN0."
+    dx, errs = check_diagnosis(parsed["text"], parsed["icd10"], note=note)
+    assert perr == [] and dx.text == "lung adenocarcinoma"
+    assert errs == [("diagnosis text not grounded: none of its 1 key term(s) occurs in the note "
+                     "(copied from a retrieved example?)")]
+    # The same statement about a lung report is grounded (the site written as "lobectomy" counts too).
+    _, errs = check_diagnosis("lung adenocarcinoma", "C34.90", note="Right upper lobectomy: adenocarcinoma.")
+    assert errs == []
+    _, errs = check_diagnosis("colon adenocarcinoma", "C18.7", note=note)
+    assert errs == []

@@ -1,6 +1,8 @@
 """Normalise a phenotype's surface text to its canonical value, and derive document-level labels.
 
-The coarse TNM classes follow Kefeli & Tatonetti's TCGA work: substage dropped, TX/T0/Tis -> None.
+The coarse TNM classes follow Kefeli & Tatonetti's TCGA work: substage dropped, TX/T0/Tis -> None. A stage value
+is read by :func:`cancerllm.data.tnm.read_value` from one token of the right axis, case-sensitively, so
+"at 3 o'clock, pT2" is T2 (never T3 from "t 3") and "in 2 of 14 nodes (pN1)" is N1 (never N2).
 
 Example:
     >>> normalize_value("stage_t", "ypT2a")
@@ -9,6 +11,8 @@ Example:
     'N1'
     >>> normalize_value("stage_n", "pNO"), normalize_value("stage_t", "pTla"), normalize_value("stage_n", "NOT")
     ('N0', 'T1', None)
+    >>> normalize_value("stage_t", "at 3 o'clock, pT2"), normalize_value("stage_n", "in 2 of 14 nodes (pN1)")
+    ('T2', 'N1')
     >>> normalize_value("tumor_size", "18 mm")
     '1.8 cm'
     >>> normalize_value("tumor_size", "2.3 x 1.8 x 1.5 cm")
@@ -23,37 +27,24 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["normalize_value", "coarse_stage", "labels_from_mentions", "LABEL_OF_TYPE"]
+from cancerllm.data.tnm import gold_class, read_value
+
+__all__ = ["LABEL_OF_TYPE", "coarse_stage", "labels_from_mentions", "normalize_value"]
 
 LABEL_OF_TYPE = {"stage_t": "t_stage", "stage_n": "n_stage", "stage_m": "m_stage"}
 
-_STAGE = {
-    "stage_t": re.compile(r"T\s?([0-4]|is|X)", re.I),
-    "stage_n": re.compile(r"N\s?([0-3]|X)", re.I),
-    "stage_m": re.compile(r"M\s?([01]|X)", re.I),
-}
 # "2.3 x 1.8 x 1.5 cm": every dimension shares the trailing unit; the value is the greatest dimension.
-_SIZE = re.compile(r"((?:\d+(?:\.\d+)?\s*[x×]\s*)*\d+(?:\.\d+)?)\s*(cm|mm)\b", re.I)
+_SIZE = re.compile(r"((?:\d+(?:\.\d+)?\s*[x×]\s*)*\d+(?:\.\d+)?)\s*(cm|mm)\b", re.IGNORECASE)
 
 
 def coarse_stage(kind: str, text: str) -> str | None:
-    """'pT2a' -> 'T2'; TX/T0/Tis/NX/MX -> None (as in the TCGA labels)."""
-    # OCR'd reports write "pNO" for pN0 and "pTla" for pT1a: read the character after the axis letter as a digit.
-    text = re.sub(r"([TNM])\s?[Oo](?![A-LN-Za-z])", r"\g<1>0", text)  # "NOMX" packs N0 MX; "NOT" is a word
-    text = re.sub(r"([TNM])\s?[lI](?![d-z])", r"\g<1>1", text)
-    m = _STAGE[kind].search(text)
-    if not m:
-        return None
-    digit = m.group(1).upper()
-    letter = kind[-1].upper()
-    if not digit.isdigit() or (letter == "T" and digit == "0"):
-        return None
-    return f"{letter}{digit}"
+    """'pT2a' -> 'T2'; TX/T0/Tis/NX/MX -> None (as in the TCGA labels). OCR 'pNO'/'pTla' read as N0/T1."""
+    return gold_class(read_value(text, kind))
 
 
 def normalize_value(etype: str, text: str) -> str | None:
     """Canonical value for a mention of ``etype``; falls back to the trimmed text."""
-    if etype in _STAGE:
+    if etype in LABEL_OF_TYPE:
         return coarse_stage(etype, text)
     if etype == "tumor_size":
         m = _SIZE.search(text)

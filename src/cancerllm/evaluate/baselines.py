@@ -1,9 +1,10 @@
 """Non-LLM baselines that write ``Prediction`` records, so they go through the same ``cancerllm evaluate``.
 
-* ``regex``: rule extractor for explicit pTNM strings. It finds TNM chains (:data:`~cancerllm.evaluate.hard.TNM_CHAIN`,
-  the same pattern the hard split masks), parses each token (OCR ``O`` read as 0), prefers pathologic (``p``/``yp``)
-  tokens over others and the first over later ones, and coarsens to the Kefeli classes (T1-T4, N0-N3, M0/M1;
-  TX/T0/Tis/NX/MX -> not stated). Each value is also emitted as a grounded ``stage_t/n/m`` mention. With
+* ``regex``: rule extractor for explicit pTNM strings. It reads tokens with :func:`cancerllm.data.tnm.find_tnm`,
+  the same finder that grounds the TCGA evidence spans and that the hard split masks with (OCR ``pNO``, ``pTla``
+  read as N0, T1), prefers pathologic (``p``/``yp``) tokens over others and the first over later ones, and keeps
+  the Kefeli classes (T1-T4, N0-N3, M0/M1; TX/T0/Tis/NX/MX -> not stated). Each value is also emitted as a
+  grounded ``stage_t/n/m`` mention. With
   ``fallback="majority"`` a label the note does not state gets the training majority class instead of None.
 * ``tfidf``: word 1-2-gram TF-IDF + multinomial logistic regression (scikit-learn), one classifier per label
   (t_stage, n_stage, m_stage, cancer_type), each trained on the training notes whose label is not null.
@@ -15,31 +16,24 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from pathlib import Path
 
 from cancerllm.data.schema import Mention, Note, Prediction
-from cancerllm.evaluate.hard import TNM_CHAIN
+from cancerllm.data.tnm import find_tnm
 from cancerllm.evaluate.scorer import gold_labels
 
 __all__ = ["BASELINES", "STAGE_KEYS", "regex_labels", "regex_predict", "run_baseline", "tfidf_predict"]
 
 BASELINES = ("regex", "tfidf")
 STAGE_KEYS = ("t_stage", "n_stage", "m_stage")
-_TOKEN = re.compile(r"(y?[pc]|r|a|y)?\s?([TNM])\s?(is|[0-4Oo]|[Xx])")
-_VALID = {"T": "1234", "N": "0123", "M": "01"}
 _KEY = {"T": "t_stage", "N": "n_stage", "M": "m_stage"}
 
 
 def _tokens(text: str):
-    """Yield (key, coarse value or None, is_pathologic, start, end) for every TNM token inside a chain."""
-    for chain in TNM_CHAIN.finditer(text):
-        for tok in _TOKEN.finditer(chain.group()):
-            letter, raw = tok.group(2), tok.group(3).upper().replace("O", "0")
-            value = f"{letter}{raw}" if raw in _VALID[letter] else None
-            s, e = chain.start() + tok.start(), chain.start() + tok.end()
-            yield _KEY[letter], value, (tok.group(1) or "").endswith("p"), s, e
+    """Yield (key, coarse value or None, is_pathologic, start, end) for every TNM token find_tnm accepts."""
+    for m in find_tnm(text):
+        yield _KEY[m.axis], m.cls, m.pathologic, m.start, m.end
 
 
 def regex_labels(text: str) -> dict[str, str | None]:
@@ -79,7 +73,7 @@ def majority(notes: list[Note], keys=STAGE_KEYS) -> dict[str, str]:
     for k in keys:
         c = Counter(v for n in notes if (v := gold_labels(n)[k]) is not None)
         if c:
-            out[k] = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+            out[k] = min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0]
     return out
 
 

@@ -2,14 +2,9 @@
 
 Pathology reports often state the answer verbatim ("pT2 pN1a pMX", "T2 N0 M0", "ypT3N1M0"); on those a regex
 is near-perfect (SMM4H 2026 "easy" T macro-F1 0.99 vs ~0.73 once the strings are removed). :func:`mask_text`
-finds *chains* of TNM tokens and replaces each chain with :data:`MASK`. It is deterministic (no randomness, so
-no seed) and conservative against OCR noise seen in TCGA:
-
-* a token with a prefix (p, c, y, yp, r, a) may use the OCR letter O for zero (``pNO``, ``pMO``, ``p T 3``);
-* a bare token needs a digit or X (``T2``, ``N0``, ``Mx``): the words "NO"/"TO" are masked only inside a chain
-  that started with a real token ("T2 NO MX");
-* substages, multifocal and ITC suffixes go too: ``pT1b2``, ``pT2(m)``, ``pN0 (i-)``, ``pN1(mi)``;
-* chains may be separated by space, comma, semicolon, slash or the OCR line-end period ("pT1.NO.MX").
+replaces each *chain* of TNM tokens with :data:`MASK`, using :func:`cancerllm.data.tnm.mask_tnm`: the same
+finder the TCGA evidence spans, the regex baseline and the inference guard use, so nothing the baseline could
+read survives (OCR "PT4", "pTla", "pNla", "pNQ" included). It is deterministic (no randomness, so no seed).
 
 Known over-masking (harmless for the purpose): cassette labels such as "T1 - three lymph nodes" and lung nodal
 stations "N2 lymph nodes" are masked too.
@@ -23,36 +18,13 @@ Example:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from cancerllm.data.schema import Note
+from cancerllm.data.tnm import MASK
+from cancerllm.data.tnm import mask_tnm as mask_text
 
-__all__ = ["MASK", "TNM_CHAIN", "hard_split", "mask_text", "mask_tnm"]
-
-MASK = "[TNM]"
-_SUB = r"(?:[a-dA-D][0-9]?|mi)?(?:\s?\((?:[a-z+\-]{1,4})\))?"
-_PRE = r"(?:y?[pc]|r|a|y)\s?"
-_STRICT = rf"(?:{_PRE})?(?:T\s?(?:[0-4]|is|[Xx])|N\s?(?:[0-3]|[Xx])|M\s?(?:[01]|[Xx])){_SUB}"
-_PRE_O = rf"{_PRE}[TNM]\s?[Oo]{_SUB}"
-TNM_CHAIN = re.compile(
-    rf"(?<![A-Za-z0-9])(?:{_STRICT}|{_PRE_O})(?:[\s,;/.]{{0,2}}(?:{_STRICT}|{_PRE_O}|[NM][Oo]{_SUB}))*(?![A-Za-z0-9])")
-
-
-def mask_text(text: str) -> tuple[str, list[tuple[int, int]]]:
-    """Replace every TNM chain with :data:`MASK`; returns ``(masked, [(start, end) of chains in the original])``.
-
-    Example:
-        >>> mask_text("pT1c(m) pN0(i-) and T 2c")
-        ('[TNM] and [TNM]', [(0, 15), (20, 24)])
-    """
-    spans = [(m.start(), m.end()) for m in TNM_CHAIN.finditer(text)]
-    out, last = [], 0
-    for s, e in spans:
-        out += [text[last:s], MASK]
-        last = e
-    out.append(text[last:])
-    return "".join(out), spans
+__all__ = ["MASK", "hard_split", "mask_text", "mask_tnm"]
 
 
 def _remap(pos: int, spans: list[tuple[int, int]]) -> int:

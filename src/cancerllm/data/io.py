@@ -280,6 +280,7 @@ def iter_notes(path: str | Path, check_spans: bool = True, warn_duplicates: bool
             problem of the content is a ``DataFormatError`` item.
     """
     p = Path(path)
+    # Checked now, not at the first next(): a wrong path must fail before the caller loads a model.
     if not p.exists():
         raise ResourceError(f"input {str(p)!r} does not exist; give a .txt file, a .jsonl file or a folder")
     if p.is_dir():
@@ -288,6 +289,10 @@ def iter_notes(path: str | Path, check_spans: bool = True, warn_duplicates: bool
         files = [p]
     else:
         raise ResourceError(f"input {str(p)!r}: got suffix {p.suffix!r}, expected .txt, .jsonl, .json or a folder")
+    return _iter_files(files, check_spans, warn_duplicates)
+
+
+def _iter_files(files: list[Path], check_spans: bool, warn_duplicates: bool) -> Iterator[Read]:
     first_seen: dict[str, str] = {}
     for f in files:
         for item in _file_notes(f, check_spans):

@@ -12,12 +12,13 @@ def _make(task: str):
         ctx: typer.Context,
         input: str = typer.Argument(..., help="A .txt note, a folder, or a Note JSONL file."),
         run: str | None = typer.Option(None, "--run", help="Training run folder (cancerllm sft output)."),
-        out: str | None = typer.Option(None, "--out", help="Output folder; default prints JSONL to stdout."),
+        out: str | None = typer.Option(None, "--out", help="Output folder: records are appended as notes finish, "
+                                       "and a rerun with the same --out resumes. Default prints JSONL to stdout."),
         config: str | None = typer.Option(None, "--config", help="YAML config (configs/extract/*.yaml)."),
         index: str | None = typer.Option(None, "--index", help="RAG index folder (cancerllm rag index)."),
         retriever: str | None = typer.Option(None, "--retriever", help="Retriever the index must use."),
         k: int | None = typer.Option(None, "--k", help="Retrieved examples per prompt."),
-        limit: int | None = typer.Option(None, "--limit", help="Only the first N notes."),
+        limit: int | None = typer.Option(None, "--limit", help="Only the first N valid notes (N >= 1)."),
     ) -> None:
         import json
 
@@ -32,9 +33,13 @@ def _make(task: str):
                 overrides.append(f"{key}={val}")
         cfg = load_config(ExtractConfig, config, overrides)
         summary = run_extract(cfg)
+        if summary["input_errors"]:  # said on stderr even without --out, so a rejected line is never silent
+            typer.echo(f"{len(summary['input_errors'])} input record(s) rejected (listed above, by file:line)",
+                       err=True)
         if cfg.out:
-            typer.echo(json.dumps({k: summary[k] for k in ("task", "notes", "notes_with_errors", "mentions",
-                                                            "seconds")}))
+            shown = {k: summary[k] for k in ("task", "notes", "resumed", "records", "notes_with_errors",
+                                             "empty_notes", "duplicate_ids", "mentions", "seconds")}
+            typer.echo(json.dumps({**shown, "input_errors": len(summary["input_errors"])}))
             typer.echo(f"predictions: {cfg.out}/predictions.jsonl")
 
     command.__doc__ = {"phenotype": "Extract phenotype mentions (type, span, value, assertion) as JSONL.",

@@ -1,16 +1,27 @@
-"""Split long notes into overlapping chunks that fit a token budget, keeping character offsets.
+"""Split long notes into overlapping chunks that fit a token budget, keeping exact character offsets.
 
-The model never sees a silently cut note: every character belongs to at least one chunk, and callers record how
-many chunks were read. Chunks end at sentence boundaries where possible so a TNM string is not split in two;
-consecutive chunks overlap by ``overlap_chars`` so a phrase on a boundary is seen whole at least once.
+Three promises, checked by property tests (``tests/data/test_chunking.py``) with a real tokenizer:
+
+* **budget**: ``count_tokens(chunk.text) <= max_tokens`` for every chunk; the count is measured, never estimated
+  from an average characters-per-token ratio (a window sized by the average can hold twice the tokens when the
+  note mixes dense abbreviations and long words);
+* **coverage**: the chunks cover every character, in order, and ``text[c.start:c.end] == c.text``;
+* **overlap**: consecutive chunks share at least ``min(overlap_chars, half the previous chunk)`` characters, so a
+  short phrase cut by a chunk edge ("pT2 N0" split as "pT" | "2 N0") is seen whole in the next chunk. The overlap
+  is smaller only when the tokenizer cannot fit it plus one new character in ``max_tokens`` (a budget of a few
+  tokens; real prompt budgets are hundreds).
+
+Chunks end at a sentence boundary (". ", "; ", a newline) when one lies in the second half of the window, else
+at a space, so a TNM string is rarely cut at all; the next chunk starts at a word start.
 
 Example:
     >>> text = "Diagnosis: carcinoma. Margins negative. pT2 N0. Grade 2."
     >>> chunks = chunk_text(text, max_tokens=6, count_tokens=lambda s: len(s.split()), overlap_chars=0)
     >>> [(c.start, c.end) for c in chunks]
     [(0, 48), (48, 56)]
-    >>> all(text[c.start:c.end] == c.text for c in chunks)
-    True
+    >>> chunks = chunk_text(text, max_tokens=6, count_tokens=lambda s: len(s.split()), overlap_chars=10)
+    >>> [(c.start, c.end) for c in chunks], all(text[c.start:c.end] == c.text for c in chunks)
+    ([(0, 48), (30, 56)], True)
 """
 
 from __future__ import annotations
@@ -23,63 +34,133 @@ __all__ = ["Chunk", "chunk_text"]
 
 # A sentence ends at ". ", "; " or a newline; OCR'd TCGA reports end every line with ". ".
 _BOUNDARY = re.compile(r"(?<=[.;:!?])\s+|\n+")
+_SPACE = re.compile(r"\s+")
+# How far back (characters) a chunk start may move to begin at a word instead of mid-word.
+_WORD_SNAP = 24
 
 
 @dataclass(frozen=True)
 class Chunk:
+    """A slice of a note: ``text == note[start:end]``."""
+
     text: str
     start: int
     end: int
 
 
-def _pieces(text: str) -> list[tuple[int, int]]:
-    """Sentence-ish pieces as (start, end) covering the text with no gaps."""
-    cuts = [m.end() for m in _BOUNDARY.finditer(text)]
-    bounds = [0] + [c for c in cuts if 0 < c < len(text)] + [len(text)]
-    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+def _longest_fit(text: str, start: int, lo: int, max_tokens: int, count: Callable[[str], int], guess: int) -> int:
+    """A large ``end`` in ``[lo, len(text)]`` with ``count(text[start:end]) <= max_tokens`` (needs that at ``lo``).
+
+    Brackets the answer around ``start + guess`` (the previous window's length, so usually two probes), then
+    bisects to within ``guess // 64`` characters: the end is snapped back to a sentence boundary afterwards, so the
+    last few characters of precision would only cost tokenizer calls. Token counts are not strictly monotone in
+    the length (a BPE merge can make a longer string shorter), so the returned end is always one whose count was
+    measured, never inferred.
+    """
+    n = len(text)
+
+    def fits(end: int) -> bool:
+        return count(text[start:end]) <= max_tokens
+
+    good, bad = lo, n + 1  # good: measured to fit; bad: measured to overflow (n + 1 = not measured yet)
+    step = max(8, guess // 8)
+    probe = min(n, max(lo, start + guess))
+    if probe > good and fits(probe):  # walk up from the guess until a window overflows
+        good = probe
+        while good < n:
+            probe = min(n, good + step)
+            if not fits(probe):
+                bad = probe
+                break
+            good, step = probe, step * 2
+        if good == n:
+            return n
+    elif probe > good:  # walk down from the guess until a window fits
+        bad = probe
+        while bad - step > good:
+            if fits(bad - step):
+                good = bad - step
+                break
+            bad, step = bad - step, step * 2
+    tolerance = max(1, guess // 64)
+    while bad - good > tolerance:  # bisect between a measured fit and an overflow
+        mid = (good + bad) // 2
+        if fits(mid):
+            good = mid
+        else:
+            bad = mid
+    return good
+
+
+def _snap_end(text: str, start: int, end: int, lo: int) -> int:
+    """Move ``end`` back to the last sentence boundary (else space) in the window's second half, not below ``lo``."""
+    floor = max(lo, start + (end - start) // 2)
+    window = text[floor:end]
+    for pattern in (_BOUNDARY, _SPACE):
+        cuts = [floor + m.end() for m in pattern.finditer(window)]
+        cuts = [c for c in cuts if floor <= c <= end]
+        if cuts:
+            return cuts[-1]
+    return end
+
+
+def _next_start(text: str, prev: Chunk, overlap_chars: int, max_tokens: int, count: Callable[[str], int]) -> int:
+    """Where the chunk after ``prev`` starts: ``min(overlap_chars, len(prev) // 2)`` back, at a word start."""
+    target = prev.end - min(overlap_chars, (prev.end - prev.start) // 2)
+    candidates = [target]
+    if target < prev.end:  # prefer starting at a word: back up to the space before it (overlap only grows)
+        space = text.rfind(" ", max(prev.start + 1, target - _WORD_SNAP), target)
+        if space >= 0 and text[target - 1:target] != " ":
+            candidates.insert(0, space + 1)
+    for s in candidates:
+        if count(text[s:prev.end + 1]) <= max_tokens:
+            return s
+    # The budget cannot hold this much overlap plus one new character: shrink the overlap until it can.
+    s = target
+    while s < prev.end and count(text[s:prev.end + 1]) > max_tokens:
+        s += max(1, (prev.end - s) // 2)
+    return s
 
 
 def chunk_text(text: str, max_tokens: int, count_tokens: Callable[[str], int], overlap_chars: int = 200) -> list[Chunk]:
-    """Greedy sentence packing under ``max_tokens``; a single over-long sentence is split by characters.
+    """Cover ``text`` with chunks of at most ``max_tokens`` tokens that overlap by about ``overlap_chars``.
 
     Args:
         text: the note.
         max_tokens: token budget for the note part of one prompt.
-        count_tokens: tokenizer-backed counter (``lambda s: len(tok(s).input_ids)``).
-        overlap_chars: characters of the previous chunk repeated at the start of the next.
+        count_tokens: tokenizer-backed counter (``lambda s: len(tok(s, add_special_tokens=False).input_ids)``).
+        overlap_chars: characters of the previous chunk repeated at the start of the next (at most half of it).
     Returns:
-        Chunks whose union covers ``text`` exactly, in order.
+        Chunks in order whose union is ``text``; a text that fits is one chunk.
+    Raises:
+        ValueError: ``max_tokens < 1``, ``overlap_chars < 0``, or one character alone needs more than ``max_tokens``
+            tokens (the message gives its offset, never the text).
     """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    if overlap_chars < 0:
+        raise ValueError(f"overlap_chars must be >= 0, got {overlap_chars}")
     if not text:
         return [Chunk("", 0, 0)]
-    if count_tokens(text) <= max_tokens:
+    total = count_tokens(text)
+    if total <= max_tokens:
         return [Chunk(text, 0, len(text))]
-    # Split pieces that alone exceed the budget into character windows sized by the observed chars/token ratio.
-    pieces: list[tuple[int, int]] = []
-    for a, b in _pieces(text):
-        n = count_tokens(text[a:b])
-        if n <= max_tokens:
-            pieces.append((a, b))
-            continue
-        step = max(1, int((b - a) * max_tokens / n * 0.9))
-        pieces.extend((s, min(b, s + step)) for s in range(a, b, step))
+    # First guess of a window's length in characters; only a starting point for the measured search.
+    guess = max(1, len(text) * max_tokens // total)
     chunks: list[Chunk] = []
-    i = 0
-    while i < len(pieces):
-        start = pieces[i][0]
-        if chunks and overlap_chars > 0:  # back up into the previous chunk, to a piece boundary
-            start = max(chunks[-1].start + 1, start - overlap_chars)
-            back = [a for a, _ in pieces if start <= a <= pieces[i][0]]
-            start = back[0] if back else pieces[i][0]
-        end = pieces[i][1]
-        j = i + 1
-        while j < len(pieces) and count_tokens(text[start:pieces[j][1]]) <= max_tokens:
-            end = pieces[j][1]
-            j += 1
-        if count_tokens(text[start:end]) > max_tokens and start < pieces[i][0]:
-            start = pieces[i][0]  # the overlap made it too long: drop the overlap for this chunk
+    start = 0
+    while True:
+        lo = chunks[-1].end + 1 if chunks else start + 1  # every chunk must bring at least one new character
+        if count_tokens(text[start:lo]) > max_tokens:
+            raise ValueError(f"the character at offset {lo - 1} alone needs more than max_tokens={max_tokens} tokens")
+        end = _longest_fit(text, start, lo, max_tokens, count_tokens, guess)
+        guess = max(1, end - start)  # the next window holds about as many characters as this one
+        if end < len(text):
+            snapped = _snap_end(text, start, end, lo)
+            # A shorter string can still count more tokens (BPE); keep the snap only when it is measured to fit.
+            if snapped != end and count_tokens(text[start:snapped]) <= max_tokens:
+                end = snapped
         chunks.append(Chunk(text[start:end], start, end))
-        i = j
-    return chunks
+        if end == len(text):
+            return chunks
+        start = _next_start(text, chunks[-1], overlap_chars, max_tokens, count_tokens)

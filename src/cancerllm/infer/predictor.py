@@ -2,7 +2,9 @@
 
 One record comes back for every input note, always. A note whose generation fails to parse, whose mentions cannot
 be grounded or whose ICD code is invalid gets a record with ``errors`` saying so; an exception while processing
-one note is caught, reported in that note's record, and the rest of the batch goes on.
+one note is caught, reported in that note's record, and the rest of the batch goes on; that holds at every stage
+(prompt construction, generation, post-processing). An empty note gets a record with an error and is never sent to
+the model.
 
 Pipeline per note: chunk to the prompt budget -> (optional) retrieve k labelled examples -> render prompts in
 the chosen style -> batched greedy generation across all notes -> parse -> ground spans -> validate -> merge.
@@ -25,9 +27,19 @@ from cancerllm.data.values import labels_from_mentions
 from cancerllm.infer.generate import GenerationStats, generate
 from cancerllm.infer.postprocess import check_diagnosis, ground_mentions, merge_mentions, vote_diagnosis
 
-__all__ = ["Predictor", "Request"]
+__all__ = ["EMPTY_NOTE", "Predictor", "Request"]
 
 log = logging.getLogger(__name__)
+
+EMPTY_NOTE = "empty note: no text to read, nothing was sent to the model"
+
+
+def _free_accelerator_memory() -> None:
+    """Release cached CUDA blocks before a retry after an out-of-memory error (a no-op on CPU)."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 @dataclass
@@ -98,6 +110,10 @@ class Predictor:
         note_tokens, ex_tokens = self._budgets()
         requests: list[Request] = []
         for i, note in enumerate(notes):
+            if not note.text.strip():  # nothing to read: the model would only invent, so it is not asked
+                preds[i].coverage = {"chars_total": len(note.text), "chars_seen": 0, "chunks": 0}
+                preds[i].errors.append(EMPTY_NOTE)
+                continue
             try:
                 examples = self._examples(note, task, ex_tokens)
                 preds[i].retrieved = [{"id": e.id, "score": round(float(e.score), 4)} for e in examples]
@@ -107,7 +123,7 @@ class Predictor:
                                      "chars_seen": len({c for a, b in chunks for c in range(a, b)}),
                                      "chunks": len(chunks)}
                 requests.extend(reqs)
-            except Exception as err:  # one broken note must not sink the batch
+            except Exception as err:  # noqa: BLE001 - one broken note must not sink the batch
                 log.warning("note %d: prompt construction failed (%s)", i, type(err).__name__)
                 preds[i].errors.append(f"prompt construction failed: {type(err).__name__}: {str(err)[:200]}")
         bar = None
@@ -115,22 +131,56 @@ class Predictor:
             from tqdm import tqdm
 
             bar = tqdm(total=len(requests), desc=f"{task} prompts", unit="prompt")
-        outputs = generate(self.model, self.tokenizer, [r.prompt for r in requests], self.gen.max_new_tokens,
-                           self.gen.batch_size, self.stats, bar.update if bar else None)
+        outputs, failed = self._generate(requests, bar.update if bar else None)
         if bar:
             bar.close()
         per_note: dict[int, list[tuple[Request, str]]] = {}
         for r, out in zip(requests, outputs):
+            if r.note_idx in failed:
+                continue
             per_note.setdefault(r.note_idx, []).append((r, out))
+        for i, msg in failed.items():
+            preds[i].errors.append(msg)
         for i, items in per_note.items():
             try:
                 if task == "phenotype":
                     self._finish_phenotype(preds[i], items)
                 else:
                     self._finish_diagnosis(preds[i], items)
-            except Exception as err:
+            except Exception as err:  # noqa: BLE001 - the same isolation after generation
                 preds[i].errors.append(f"post-processing failed: {type(err).__name__}: {str(err)[:200]}")
         return preds
+
+    def _generate(self, requests: list[Request], progress: Any = None) -> tuple[list[str], dict[int, str]]:
+        """Generate every request's output; returns (outputs, {note index: error}).
+
+        A batch that fails (out of memory on a long note, a kernel error) is retried note by note, so the failure
+        costs only the notes that cause it: their outputs stay empty and their records carry the error.
+        """
+        prompts = [r.prompt for r in requests]
+        try:
+            return generate(self.model, self.tokenizer, prompts, self.gen.max_new_tokens, self.gen.batch_size,
+                            self.stats, progress), {}
+        except Exception as err:  # noqa: BLE001 - isolated below, note by note
+            first = err
+        by_note: dict[int, list[int]] = {}
+        for j, r in enumerate(requests):
+            by_note.setdefault(r.note_idx, []).append(j)
+        log.warning("generation failed for a batch of %d note(s) (%s); retrying note by note", len(by_note),
+                    type(first).__name__)
+        outputs, failed = [""] * len(requests), {}
+        for i, idx in by_note.items():
+            _free_accelerator_memory()
+            try:
+                outs = generate(self.model, self.tokenizer, [prompts[j] for j in idx], self.gen.max_new_tokens,
+                                self.gen.batch_size, self.stats, progress)
+            except Exception as err:  # noqa: BLE001 - this note's failure is reported in its record
+                log.warning("note %d: generation failed (%s)", i, type(err).__name__)
+                failed[i] = f"generation failed: {type(err).__name__}: {str(err)[:200]}"
+                continue
+            for j, out in zip(idx, outs):
+                outputs[j] = out
+        return outputs, failed
 
     def _finish_phenotype(self, pred: Prediction, items: list[tuple[Request, str]]) -> None:
         mentions = []

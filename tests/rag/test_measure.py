@@ -28,6 +28,24 @@ def test_measure_label_recall_on_tiny_index(corpus, tmp_path):
     assert label_recall(idx, [notes[0]], ["cancer_type"], ks=(5,))["cancer_type"]["hit@5"] == 0.0
 
 
+def test_measure_uses_the_inference_leakage_guard(corpus, tmp_path):
+    """Issue 11(b): a verbatim copy of the query filed under another id and patient is a leak, not a hit."""
+    from cancerllm.rag.pipeline import ExampleRetriever
+
+    path, notes = corpus
+    build_index(IndexConfig(retriever="bm25.v1", corpus=str(path), out=str(tmp_path / "idx")))
+    idx = load_index(tmp_path / "idx")
+    copy = Note(id="resubmitted", text=notes[0].text, patient_id="p-other", cancer_type="BRCA")  # BRCA: only d0
+    same_patient = Note(id="addendum", text=notes[0].text[:60] + " breast carcinoma", patient_id="p0",
+                        cancer_type="BRCA")
+    for q in (copy, same_patient):
+        assert label_recall(idx, [q], ["cancer_type"], ks=(5,))["cancer_type"]["hit@5"] == 0.0, q.id
+        # one guard: what the measurement may see is exactly what inference may show
+        shown = [e.id for e in ExampleRetriever(idx).examples_for(q, 5, "diagnosis", "json.v1", [])]
+        assert "d0" not in shown and set(shown) <= {i for i, _ in idx.search_note(q, 5)}
+    assert idx.leaks(copy) == ({"resubmitted", "d0"}, {"p-other"})
+
+
 def _tcga_present() -> bool:
     from cancerllm.data.paths import dataset_dir
     from cancerllm.errors import ResourceError

@@ -59,6 +59,27 @@ def test_pipeline_examples_for_tasks_and_styles(ret, corpus):
     assert ret.examples_for(query, 0, "diagnosis", "json.v1", []) == []
 
 
+def test_pipeline_qa_examples_answer_only_the_type_each_prompt_asks(ret, corpus):
+    """Issue 11(a): qa.v1 asks one entity type per prompt, so each shown example answers that type alone."""
+    _, notes = corpus
+    types = ["stage_t", "histology"]
+    qa = get_style("qa.v1")
+    examples = ret.examples_for(notes[1], 2, "phenotype", "qa.v1", types)
+    prompts = dict(qa.phenotype_prompts("Lung, right upper lobe. pT1a.", types, None, examples))
+    assert set(prompts) == set(types)
+    for etype, prompt in prompts.items():
+        shown = [line.removeprefix("Answer: ") for line in prompt.splitlines() if line.startswith("Answer: ")]
+        expected = [qa.phenotype_target([m.model_dump() for m in ret.index.note(e.id).mentions], etype)
+                    for e in examples]
+        assert shown == expected, etype
+        assert not any(f"{t}: " in a for a in shown for t in types)  # no "stage_t: ...; histology: ..." lists
+    assert any(a != "none" for a in [qa.phenotype_target([m.model_dump() for m in ret.index.note(e.id).mentions],
+                                                         "stage_t") for e in examples])
+    # Budget fitting keeps the per-type answers of a trimmed example.
+    fitted = fit_examples(examples, budget_tokens=10_000, count_tokens=len)
+    assert [e.answers for e in fitted] == [e.answers for e in examples]
+
+
 def _ex(i, text, answer, score):
     return Example(id=i, text=text, answer=answer, score=score)
 

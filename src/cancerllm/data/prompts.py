@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cancerllm.data.phenotypes import ASSERTIONS, ENTITY_TYPES
@@ -62,6 +62,8 @@ class Example:
     text: str
     answer: str
     score: float = 0.0
+    answers: dict[str, str] | None = field(default=None, hash=False)
+    """Per-entity-type answers for styles that ask one type per prompt (qa.v1 shows only the type it asks)."""
 
 
 def render(system: str, user: str, tokenizer: Any = None, alpaca: bool = False) -> str:
@@ -139,10 +141,14 @@ class PromptStyle:
         raise NotImplementedError
 
 
-def _examples_block(examples: list[Example] | None, label: str) -> str:
+def _examples_block(examples: list[Example] | None, label: str, entity_type: str | None = None) -> str:
     if not examples:
         return ""
-    parts = [f"Example {label} {i + 1}:\n{ex.text}\nAnswer: {ex.answer}" for i, ex in enumerate(examples)]
+
+    def answer(ex: Example) -> str:  # a prompt that asks one type shows that type's answer only
+        return (ex.answers or {}).get(entity_type, ex.answer) if entity_type else ex.answer
+
+    parts = [f"Example {label} {i + 1}:\n{ex.text}\nAnswer: {answer(ex)}" for i, ex in enumerate(examples)]
     return "\n\n".join(parts) + "\n\n"
 
 
@@ -222,7 +228,7 @@ class QAStyle(PromptStyle):
     def phenotype_prompts(self, chunk, types, tokenizer=None, examples=None):
         out = []
         for t in types:
-            context = f"{_examples_block(examples, 'text')}In the text: {chunk} What is the {QUESTIONS[t]} in the given context?"
+            context = f"{_examples_block(examples, 'text', t)}In the text: {chunk} What is the {QUESTIONS[t]} in the given context?"
             out.append((t, ALPACA_TEMPLATE.format(instruction=QA_INSTRUCTION, context=context)))
         return out
 

@@ -63,7 +63,7 @@ def search_cmd(
     ret = load_retriever(index, corpus=corpus, model_path=model_path)
     errors: list = []
     for note in read_notes(query_file, errors=errors):
-        hits = ret.search(note.text, k, exclude_ids=[note.id], exclude_patients=[note.patient_id])
+        hits = ret.index.search_note(note, k)  # the leakage guard inference uses
         typer.echo(json.dumps({"id": note.id, "retrieved": [{"id": i, "score": round(s, 4)} for i, s in hits]}))
     for err in errors:
         typer.echo(f"skipped: {err}", err=True)

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -81,8 +82,32 @@ class Index:
     notes: list[Note]
     _by_id: dict[str, int] = field(default_factory=dict)
 
+    _same_text: dict[str, list[str]] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         self._by_id = {n.id: i for i, n in enumerate(self.notes)}
+        for n in self.notes:
+            self._same_text.setdefault(_text_key(n.text), []).append(n.id)
+
+    def leaks(self, note: Note) -> tuple[set[str], set[str]]:
+        """The leakage guard: ``(ids, patient ids)`` of corpus notes a query ``note`` must never be shown.
+
+        One guard for every caller (inference's examples, ``rag search``, the retrieval measurement): the note
+        itself, every note of its patient, and every corpus note with the same text (whitespace-normalised) under
+        another id and patient -- a report filed twice is still its own answer key.
+
+        Example:
+            >>> idx = Index(Path("."), {}, None, [Note(id="a", text="pT2  N0"), Note(id="b", text="pT1", patient_id="p")])
+            >>> ids, patients = idx.leaks(Note(id="q", text="pT2 N0", patient_id="p"))
+            >>> sorted(ids), patients, [i for i, n in enumerate(idx.notes) if i in idx.banned(ids, patients)]
+            (['a', 'q'], {'p'}, [0, 1])
+        """
+        ids = {note.id, *self._same_text.get(_text_key(note.text), [])}
+        return ids, {note.patient_id} if note.patient_id else set()
+
+    def search_note(self, note: Note, k: int) -> list[tuple[str, float]]:
+        """Top-``k`` neighbours of ``note`` with the leakage guard (:meth:`leaks`) on."""
+        return self.search(note.text, k, *self.leaks(note))
 
     def note(self, doc_id: str) -> Note:
         """The corpus note with id ``doc_id``."""
@@ -99,6 +124,11 @@ class Index:
         """Top-``k`` corpus ids for ``text`` with their scores, best first, never an excluded id or patient."""
         hits = self.retriever.top(text, k, self.banned(exclude_ids, exclude_patients))
         return [(self.notes[i].id, s) for i, s in hits]
+
+
+def _text_key(text: str) -> str:
+    """Identity of a note's text for the leakage guard: SHA-256 of the whitespace-normalised text."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
 
 
 def _corpus_sha(path: Path) -> str:

@@ -8,7 +8,9 @@ output. We measure, per label (``cancer_type``, ``t_stage`` ...), over queries t
   what a prompt needs);
 * ``precision@k`` -- the mean fraction of the top ``k`` that share the label.
 
-The leakage guard is on (same id and same patient excluded), as at inference time.
+The leakage guard is the one inference uses (:meth:`~cancerllm.rag.index.Index.leaks`: the query's own id, its
+patient, and verbatim copies filed under another id), so the measurement never counts a neighbour a prompt could
+not show.
 
 Example:
     >>> from cancerllm.data.schema import Note
@@ -65,8 +67,8 @@ def label_recall(index: Any, queries: Sequence[Note], labels: Sequence[str] = ("
     sums: dict[str, dict[str, float]] = {}
     counts: dict[str, int] = {}
     for q in queries:
-        hits = index.search(q.text, kmax, exclude_ids=[q.id], exclude_patients=[q.patient_id])
-        if len(hits) < min(kmax, len(index.notes) - len(index.banned([q.id], [q.patient_id]))):
+        hits = index.search_note(q, kmax)
+        if len(hits) < min(kmax, len(index.notes) - len(index.banned(*index.leaks(q)))):
             raise RuntimeError(f"index returned {len(hits)} neighbours for query {q.id!r}, expected {kmax}")
         per = score_neighbours(q, [by_id[i] for i, _ in hits], labels, ks)
         for label, vals in per.items():

@@ -4,7 +4,9 @@ For a query note, :meth:`ExampleRetriever.examples_for` searches the index, drop
 any note of the same patient, any corpus note with byte-identical text), and turns each neighbour into a short
 :class:`~cancerllm.data.prompts.Example`: the neighbour's chunk (at most ``max_example_chars``) holding the most
 gold mentions, with the gold completion for that chunk in the requested prompt style. A pathology report of
-4,000 characters thus contributes e.g. "... Tumor size: 2.3 cm. pT2 N0 (0/14). ..." and its answer.
+4,000 characters thus contributes e.g. "... Tumor size: 2.3 cm. pT2 N0 (0/14). ..." and its answer. Styles that
+ask one entity type per prompt (``qa.v1``) get per-type answers, so the tumor-size question shows "2.3 cm" and
+the T-stage question "pT2", never a list of every type.
 
 :func:`fit_examples` makes the examples fit a token budget without ever touching the query note: first it trims
 example texts to the sentences that hold their answer's quoted phrases, lowest-scored first; then it drops the
@@ -23,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -43,10 +44,6 @@ __all__ = ["ExampleRetriever", "answer_phrases", "fit_examples", "load_retriever
 logger = logging.getLogger("cancerllm.rag")
 
 
-def _text_hash(text: str) -> str:
-    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
-
-
 class ExampleRetriever:
     """Retrieved, leakage-guarded, prompt-ready examples from an index.
 
@@ -62,9 +59,6 @@ class ExampleRetriever:
             raise ConfigError(f"max_example_chars: got {max_example_chars}, expected >= 50")
         self.index, self.max_example_chars = index, max_example_chars
         self.name = index.manifest["retriever"]
-        self._same_text: dict[str, list[str]] = {}
-        for n in index.notes:
-            self._same_text.setdefault(_text_hash(n.text), []).append(n.id)
 
     def search(self, text: str, k: int, exclude_ids: Collection[str] = (),
                exclude_patients: Collection[str | None] = ()) -> list[tuple[str, float]]:
@@ -75,7 +69,8 @@ class ExampleRetriever:
         """Up to ``k`` examples for ``note`` (best first) for ``task`` ('phenotype' or 'diagnosis').
 
         Neighbours unusable for the task (no gold diagnosis for 'diagnosis') are skipped and the next ones used.
-        With the per-entity ``qa.v1`` style and several ``types``, the answer lists ``type: answer`` per type.
+        With the per-entity ``qa.v1`` style, ``Example.answers`` holds one answer per type (each question shows
+        only its own); ``Example.answer`` joins them as ``type: answer`` for budgeting.
         """
         if k <= 0:
             return []
@@ -84,11 +79,11 @@ class ExampleRetriever:
 
             raise ConfigError(f"task: got {task!r}, expected 'phenotype' or 'diagnosis'")
         ps = get_style(style)
-        # Leakage guard: the note itself, its patient, and verbatim copies filed under another id.
-        exclude = {note.id, *self._same_text.get(_text_hash(note.text), [])}
-        want = min(len(self.index.notes), 4 * k + len(exclude))  # over-fetch: some neighbours may be unusable
+        # Leakage guard (shared with the retrieval measurement): the note itself, its patient, verbatim copies.
+        exclude_ids, exclude_patients = self.index.leaks(note)
+        want = min(len(self.index.notes), 4 * k + len(exclude_ids))  # over-fetch: some neighbours may be unusable
         out: list[Example] = []
-        for doc_id, score in self.search(note.text, want, exclude, [note.patient_id]):
+        for doc_id, score in self.search(note.text, want, exclude_ids, exclude_patients):
             ex = self._example(self.index.note(doc_id), task, ps, list(types), score)
             if ex is not None:
                 out.append(ex)
@@ -107,13 +102,22 @@ class ExampleRetriever:
             ms = [m for m in chunk_mentions(nb.mentions, c) if wanted is None or m["type"] in wanted]
             if len(ms) > len(gold):
                 best, gold = c, ms
+        answers = None
         if task == "diagnosis":
             answer = ps.diagnosis_target(nb.diagnosis.text, nb.diagnosis.icd10)
-        elif ps.name == "qa.v1" and len(types) > 1:
-            answer = "; ".join(f"{t}: {ps.phenotype_target(gold, t)}" for t in types)
+        elif _asks_per_type(ps, types):
+            # One question per type (qa.v1): each prompt shows only its type's answer (``answers``); the joined
+            # answer is what budget fitting counts and trimming keeps phrases for.
+            answers = {t: ps.phenotype_target(gold, t) for t in types}
+            answer = answers[types[0]] if len(types) == 1 else "; ".join(f"{t}: {a}" for t, a in answers.items())
         else:
             answer = ps.phenotype_target(gold, types[0] if len(types) == 1 else None)
-        return Example(id=nb.id, text=best.text.strip(), answer=answer, score=float(score))
+        return Example(id=nb.id, text=best.text.strip(), answer=answer, score=float(score), answers=answers)
+
+
+def _asks_per_type(style: Any, types: list[str]) -> bool:
+    """Whether ``style`` asks one entity type per prompt (``qa.v1``) rather than all at once (``json.v1``)."""
+    return bool(types) and any(etype is not None for etype, _ in style.phenotype_prompts("", types[:1]))
 
 
 def load_retriever(index_dir: str | Path, corpus: str | Path | None = None, max_example_chars: int = 600,

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from cancerllm.errors import ResourceError
 __all__ = [
     "LossHistory",
     "RunResult",
+    "checkpoint_problem",
     "is_main_process",
     "load_notes",
     "perplexity",
@@ -64,8 +66,9 @@ def load_notes(spec: str, split: str, synth_n: int = 400, seed: int = 0) -> tupl
         ``(notes, data_files, source)``: the files are hashed into ``meta.json``; source is a short description.
     """
     from cancerllm.data.io import read_notes
+    from cancerllm.data.paths import DATA_SOURCES, notes_from_source
 
-    if spec != "auto":
+    if spec not in DATA_SOURCES:  # 'auto' / 'tcga' / 'synth' are resolved by data.paths (auto warns on fallback)
         bad: list[Any] = []
         notes = read_notes(spec, errors=bad)
         for err in bad[:5]:  # report broken records and train on the rest
@@ -77,19 +80,7 @@ def load_notes(spec: str, split: str, synth_n: int = 400, seed: int = 0) -> tupl
         p = Path(spec)
         files = sorted(f for f in p.iterdir() if f.suffix in (".txt", ".jsonl")) if p.is_dir() else [p]
         return notes, files, str(spec)
-    try:
-        from cancerllm.data.paths import dataset_dir
-        from cancerllm.data.tcga import DATASET, SPLITS, load_tcga
-
-        notes = load_tcga(split)
-        return notes, [dataset_dir(DATASET) / SPLITS[split]], f"tcga_path_reports/{split}"
-    except ResourceError as err:
-        log.info("shared TCGA data not found (%s); using synthetic notes", str(err).split(";")[0])
-    from cancerllm.data.synth import synthesize
-
-    n = synth_n if split == "train" else max(8, synth_n // 10)
-    # A different seed per split keeps the synthetic dev notes disjoint from the training notes.
-    return synthesize(n, seed + (0 if split == "train" else 1)), [], f"synthetic(n={n}, seed={seed})"
+    return notes_from_source(spec, split, synth_n, seed)
 
 
 def precision_flags(precision: str, device: str) -> tuple[dict[str, bool], str]:
@@ -124,23 +115,86 @@ def trainer_kwargs(t: Any, out: Path, device: str, has_eval: bool) -> dict[str, 
     )
 
 
-def resume_checkpoint(out: Path, resume: bool) -> str | None:
-    """Newest ``out/checkpoints/checkpoint-N`` when resuming; a fresh run first clears stale checkpoints."""
-    from transformers.trainer_utils import get_last_checkpoint
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why ``folder`` (a Trainer ``checkpoint-N``) cannot be resumed from, or None when it is complete.
 
-    ckpt_dir = out / "checkpoints"
-    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
-    if resume:
-        if last is None:
-            log.warning("train.resume=true but %s holds no checkpoint; starting from scratch", ckpt_dir)
-        else:
-            log.info("resuming from %s", last)
-        return last
-    if last is not None and is_main_process():
-        # A later resume must never pick up a checkpoint of an older, differently configured run.
-        log.info("train.resume=false: removing previous checkpoints in %s", ckpt_dir)
-        shutil.rmtree(ckpt_dir)
+    The Trainer writes weights, optimizer, scheduler and RNG state first and ``trainer_state.json`` last, so a
+    process killed mid-write leaves a folder without it (or with a cut-short copy). Weights, optimizer and
+    scheduler are required too: without them the Trainer would silently restart the optimizer, and a resumed run
+    would no longer equal an uninterrupted one.
+
+    Example:
+        >>> checkpoint_problem(Path("/no/such/checkpoint-3"))
+        'no trainer_state.json'
+    """
+    try:
+        state = folder / "trainer_state.json"
+        if not state.is_file():
+            return "no trainer_state.json"
+        try:
+            json.loads(state.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return "trainer_state.json is not valid JSON (cut short)"
+        if not any(_nonempty(folder / w) for w in ("adapter_model.safetensors", "model.safetensors")):
+            return "no adapter_model.safetensors or model.safetensors"
+        for name in ("optimizer.pt", "scheduler.pt"):
+            if not _nonempty(folder / name):
+                return f"no {name}"
+    except OSError as err:  # e.g. set aside by the main process while another rank was looking
+        return f"unreadable ({err.strerror or err})"
     return None
+
+
+def _nonempty(f: Path) -> bool:
+    return f.is_file() and f.stat().st_size > 0
+
+
+def _checkpoints_newest_first(ckpt_dir: Path) -> list[Path]:
+    if not ckpt_dir.is_dir():
+        return []
+    found = [d for d in ckpt_dir.iterdir() if _CHECKPOINT.match(d.name) and d.is_dir()]
+    return sorted(found, key=lambda d: int(d.name.split("-")[1]), reverse=True)
+
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")  # the Trainer's own folder pattern
+
+
+def resume_checkpoint(out: Path, resume: bool) -> str | None:
+    """The newest *complete* ``out/checkpoints/checkpoint-N`` when resuming; a fresh run clears old checkpoints.
+
+    Incomplete checkpoints newer than the one chosen (a kill -9 during a save) are logged with the reason and moved
+    to ``checkpoints/torn/`` by the main process, so the Trainer neither writes into them nor keeps one of them
+    instead of a good checkpoint when it rotates (``save_total_limit``).
+    """
+    ckpt_dir = out / "checkpoints"
+    found = _checkpoints_newest_first(ckpt_dir)
+    if not resume:
+        if ckpt_dir.is_dir() and any(ckpt_dir.iterdir()) and is_main_process():
+            # A later resume must never pick up a checkpoint of an older, differently configured run.
+            log.info("train.resume=false: removing previous checkpoints in %s", ckpt_dir)
+            shutil.rmtree(ckpt_dir)
+        return None
+    chosen, torn = None, []
+    for d in found:  # newest first: stop at the first complete one
+        problem = checkpoint_problem(d)
+        if problem is None:
+            chosen = d
+            break
+        log.warning("skipping incomplete checkpoint %s: %s", d.name, problem)
+        torn.append(d)
+    if torn and is_main_process():
+        for d in torn:
+            target = ckpt_dir / "torn" / d.name
+            shutil.rmtree(target, ignore_errors=True)
+            target.parent.mkdir(exist_ok=True)
+            d.rename(target)
+        log.info("moved %d incomplete checkpoint(s) to %s", len(torn), ckpt_dir / "torn")
+    if chosen is None:
+        log.warning("train.resume=true but %s holds no complete checkpoint; starting from scratch", ckpt_dir)
+        return None
+    log.info("resuming from %s (the newest complete checkpoint%s)", chosen,
+             f"; skipped {', '.join(d.name for d in torn)}" if torn else "")
+    return str(chosen)
 
 
 class LossHistory:

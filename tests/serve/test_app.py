@@ -17,7 +17,7 @@ GOOD = "Invasive ductal carcinoma of the left breast, pT2 N0 M0. SENTINEL-PHI-77
 
 def test_app_health_reports_the_loaded_model(server_url, tiny_model_dir):
     h = httpx.get(f"{server_url}/health", timeout=30).json()
-    assert h["status"] == "ok" and h["model"]["path"] == str(tiny_model_dir)
+    assert h["status"] == "ok" and h["model"]["name"] == tiny_model_dir.name
     assert h["model"]["dtype"] == "float32" and h["prompt_style"] == "json.v1"
     assert h["types"] == list(ENTITY_TYPES)
 

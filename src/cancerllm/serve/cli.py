@@ -22,20 +22,30 @@ def serve_cmd(
     host: str | None = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1, loopback only)."),
     port: int | None = typer.Option(None, "--port", help="Port (default 8000; 0 = any free port)."),
     config: str | None = typer.Option(None, "--config", help="YAML of ServeConfig fields."),
+    token: str | None = typer.Option(None, "--token", help="Require 'Authorization: Bearer TOKEN' on the API "
+                                     "(default: env CANCERLLM_SERVE_TOKEN; none = no authentication)."),
 ) -> None:
     """Serve POST /extract, POST /diagnose, GET /health, GET /schema and the review page at GET /.
 
     Without --run, the base model is --model.path (default: the embedded SmolLM2-135M). Other fields are free
-    overrides, e.g. --model.path=/models/x generate.max_new_tokens=256 threads=2.
+    overrides, e.g. --model.path=/models/x generate.max_new_tokens=256 threads=2 max_notes=8 timeout_s=60
+    allowed_hosts=[localhost,notes.example.org] (limits: max_body_bytes, max_notes, max_note_chars, timeout_s,
+    max_queue).
     """
     from cancerllm.config import load_config
+    from cancerllm.errors import ConfigError
     from cancerllm.serve.server import ServeConfig, serve
 
     overrides = list(ctx.args)
     for key, val in (("run", run), ("host", host), ("port", port)):
         if val is not None:
             overrides.append(f"{key}={val}")
-    serve(load_config(ServeConfig, config, overrides))
+    cfg = load_config(ServeConfig, config, overrides)
+    if token is not None:  # set verbatim: as a key=value override it would be parsed as YAML (digits -> a number)
+        cfg.token = token
+        if problems := cfg.validate():
+            raise ConfigError(problems)
+    serve(cfg)
 
 
 def register(app: typer.Typer) -> None:

@@ -24,12 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from cancerllm.data.phenotypes import ENTITY_TYPES
 from cancerllm.data.schema import Prediction
 
-__all__ = ["MAX_CHARS", "MAX_NOTES", "Health", "NoteIn", "PredictRequest", "PredictResponse", "SchemaInfo"]
+__all__ = ["Health", "NoteIn", "PredictRequest", "PredictResponse", "SchemaInfo"]
 
-MAX_NOTES = 64
-"""Notes per request: a CPU server takes seconds per note, so bigger batches belong in ``cancerllm extract``."""
-MAX_CHARS = 200_000
-"""Characters per note (long notes are chunked, never cut; this only bounds one request's work)."""
+# Notes per request and characters per note are server settings (``ServeConfig.max_notes`` / ``max_note_chars``),
+# checked by the app after parsing so a deployment can change them; the body size bounds parsing itself.
 
 
 class NoteIn(BaseModel):
@@ -38,7 +36,7 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=200, description="Caller's note id, echoed in the record.")
-    text: str = Field(max_length=MAX_CHARS, description="The note text; an empty note gets a record with an error.")
+    text: str = Field(description="The note text; an empty note gets a record with an error.")
 
 
 class PredictRequest(BaseModel):
@@ -46,7 +44,7 @@ class PredictRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    notes: list[NoteIn] = Field(min_length=1, max_length=MAX_NOTES)
+    notes: list[NoteIn] = Field(min_length=1, description="At most the server's max_notes (see GET /health).")
     types: list[str] | None = Field(default=None, description="Entity types to ask for (extract only); default: "
                                     "the server's types (the run's trained types, else every schema type).")
 
@@ -72,13 +70,17 @@ class PredictResponse(BaseModel):
 
 
 class Health(BaseModel):
-    """``GET /health``: the loaded model and how it was configured."""
+    """``GET /health``: the loaded model (names, never filesystem paths), how it was configured, and the limits."""
 
     status: str
     model: dict[str, Any]
     prompt_style: str
     types: list[str]
     version: str
+    auth: bool = False
+    """True when the API routes need ``Authorization: Bearer <token>``."""
+    limits: dict[str, Any] = Field(default_factory=dict)
+    """``max_body_bytes``, ``max_notes``, ``max_note_chars`` and ``timeout_s`` of this server."""
 
 
 class SchemaInfo(BaseModel):

@@ -165,3 +165,8 @@ def test_adapter_precision_explicit_bf16_training_with_base_adapter_is_refused(b
     run, _ = _run_folder(tmp_path, bf16_base, [LoRAArgs(r=2, alpha=4, dropout=0.0)])
     with pytest.raises(ConfigError, match="model.dtype=bf16.*base adapter.*model.dtype=auto"):
         load_model(ModelArgs(path=str(bf16_base), adapter=str(run), dtype="bf16"), for_training=True)
+    from cancerllm.config import load_config
+    from cancerllm.train.sft import SFTConfig
+
+    with pytest.raises(ConfigError, match="model.dtype: got 'bf16' with base_adapter"):  # caught at config time too
+        load_config(SFTConfig, overrides=[f"base_adapter={run}", "model.dtype=bf16"])

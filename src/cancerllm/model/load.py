@@ -229,8 +229,8 @@ def _adapter_precision(chain: list[Path], dtype: Any, reason: str, quantized: bo
         return torch.float32, "auto: LoRA adapters applied; fp32 keeps updates below bf16 resolution", True
     name = str(dtype).split(".")[-1]
     if for_training:
-        raise ConfigError(f"model.dtype={_SHORT.get(name, name)} with a base adapter ({chain[0]}) would merge it "
-                          "into half-precision weights, where updates below ~0.4% of a weight vanish; use "
+        raise ConfigError(f"model.dtype={_SHORT.get(name, name)} ({reason}) with a base adapter ({chain[0]}) would "
+                          "merge it into half-precision weights, where updates below ~0.4% of a weight vanish; use "
                           "--model.dtype=auto (fp32 weights; train.precision still gives bf16 autocast speed)")
     log.warning("model.dtype=%s with LoRA adapters: kept unmerged, but a %s forward pass blurs adapter updates "
                 "smaller than ~0.4%% of a layer's output; use --model.dtype=auto (fp32) to serve them exactly",

@@ -85,6 +85,10 @@ class SFTConfig:
             problems.append(f"prompt_style: got {self.prompt_style!r}, expected one of {prompt_styles.names()}")
         if self.base_adapter and self.model.adapter:
             problems.append("base_adapter and model.adapter are both set; give the pretraining run as --base_adapter")
+        if self.base_adapter and self.model.dtype in ("bf16", "fp16") and self.model.quantize != "4bit":
+            # Merging the pretraining adapter into half-precision weights erases updates below their resolution.
+            problems.append(f"model.dtype: got {self.model.dtype!r} with base_adapter set; use 'auto' or 'fp32' (the "
+                            "pretraining adapter is merged in fp32; train.precision still gives bf16 autocast)")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens >= self.data.max_seq_len:
             problems.append(f"max_prompt_tokens: got {self.max_prompt_tokens}, expected < data.max_seq_len "
                             f"({self.data.max_seq_len}) to leave room for the answer")
@@ -142,8 +146,9 @@ def run(cfg: SFTConfig) -> RunResult:
     seed_everything(cfg.train.seed)
     notes, files, source = common.load_notes(cfg.data.train, "train", cfg.data.synth_n, cfg.train.seed)
     dev_notes: list[Any] = []
-    if cfg.data.dev is not None or cfg.data.train == "auto":
-        dev_notes, dev_files, _ = common.load_notes(cfg.data.dev or "auto", "dev", cfg.data.synth_n, cfg.train.seed)
+    if cfg.data.dev is not None or cfg.data.train in ("auto", "tcga", "synth"):  # a source word brings its dev split
+        dev_notes, dev_files, _ = common.load_notes(cfg.data.dev or cfg.data.train, "dev", cfg.data.synth_n,
+                                                    cfg.train.seed)
         files += dev_files
     elif len(notes) >= 2:  # hold out whole notes so no dev report was trained on
         dev_notes, notes = notes[::10], [n for i, n in enumerate(notes) if i % 10]

@@ -122,6 +122,17 @@ def test_io_convert_records_collects_broken_json(tmp_path):
     assert [e.line for e in errors] == [2]
 
 
+def test_io_iter_notes_checks_the_input_before_the_first_item(tmp_path):
+    from cancerllm.errors import ResourceError
+
+    with pytest.raises(ResourceError, match="does not exist"):
+        iter_notes(tmp_path / "missing.jsonl")  # at the call, not at the first next(): callers load models after
+    with pytest.raises(ResourceError, match="expected .txt, .jsonl, .json or a folder"):
+        iter_notes(_write(tmp_path, "notes.csv", b"id,text\n"))
+    upper = _write(tmp_path, "NOTES.JSONL", b'{"id":"a","text":"x"}\n')
+    assert [r.value.id for r in iter_notes(upper)] == ["a"]
+
+
 def test_io_count_records_counts_lines_without_parsing(tmp_path):
     _write(tmp_path, "a.jsonl", b'{"id":"a","text":"x"}\n\n  \n[1]\n{"id":"b"')
     _write(tmp_path, "b.txt", b"note")

@@ -75,7 +75,9 @@ def test_pipeline_qa_examples_answer_only_the_type_each_prompt_asks(ret, corpus)
         assert not any(f"{t}: " in a for a in shown for t in types)  # no "stage_t: ...; histology: ..." lists
     assert any(a != "none" for a in [qa.phenotype_target([m.model_dump() for m in ret.index.note(e.id).mentions],
                                                          "stage_t") for e in examples])
-    # Budget fitting keeps the per-type answers of a trimmed example.
+    # Budget fitting counts the block one prompt shows and keeps the per-type answers.
+    block = render_examples(examples)
+    assert any(block in prompt for prompt in prompts.values()) and "histology: " not in block
     fitted = fit_examples(examples, budget_tokens=10_000, count_tokens=len)
     assert [e.answers for e in fitted] == [e.answers for e in examples]
 

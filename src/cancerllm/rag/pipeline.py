@@ -127,10 +127,18 @@ def load_retriever(index_dir: str | Path, corpus: str | Path | None = None, max_
 
 
 def render_examples(examples: Sequence[Example]) -> str:
-    """The examples block as prompt styles render it (used to count its tokens)."""
+    """The examples block as prompt styles render it (used to count its tokens).
+
+    Examples with per-type answers (``qa.v1``) are shown one type per prompt: the block counted is the longest of
+    those, not one listing every type's answer.
+    """
     from cancerllm.data.prompts import _examples_block
 
-    return _examples_block(list(examples), "report")
+    exs = list(examples)
+    types = sorted({t for e in exs for t in (e.answers or {})})
+    if not types:
+        return _examples_block(exs, "report")
+    return max((_examples_block(exs, "text", t) for t in types), key=len)
 
 
 def answer_phrases(answer: str) -> list[str]:

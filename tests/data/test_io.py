@@ -188,3 +188,20 @@ def test_io_property_mixed_lines_conserve_every_good_id(tmp_path, lines, bom):
     for it in items:
         if isinstance(it.value, DataFormatError):
             assert f"{path}:{it.line}" in str(it.value)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bodies=st.lists(st.binary(max_size=60), min_size=1, max_size=5))
+def test_io_property_any_txt_folder_gives_one_item_per_file(tmp_path_factory, bodies):
+    folder = tmp_path_factory.mktemp("txt")
+    for i, body in enumerate(bodies):
+        _write(folder, f"n{i}.txt", body)
+    items = list(iter_notes(folder))  # never raises, whatever the bytes
+    assert [it.path.name for it in items] == [f"n{i}.txt" for i in range(len(bodies))]
+    for it, body in zip(items, bodies):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            assert isinstance(it.value, DataFormatError) and "not valid UTF-8" in str(it.value)
+        else:
+            assert it.value.id == it.path.stem and it.value.text == text.lstrip("\ufeff")

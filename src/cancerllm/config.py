@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import yaml
 
+from cancerllm.data.paths import DATA_SOURCES
 from cancerllm.errors import ConfigError
 
 __all__ = [
@@ -111,10 +112,6 @@ class LoRAArgs:
             problems.append(f"lora.target_modules: got {self.target_modules!r}, expected 'all-linear' or a comma "
                             "list of module names like 'q_proj,v_proj'")
         return problems
-
-
-# data.train words that are not paths: where the notes come from when no file is given.
-DATA_SOURCES = ("auto", "tcga", "synth")
 
 
 @dataclass

@@ -19,9 +19,18 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from cancerllm.config import DataArgs, GenerateArgs, LoRAArgs, ModelArgs, TrainArgs, save_config
+from cancerllm.config import (
+    MIN_PROMPT_TOKENS,
+    DataArgs,
+    GenerateArgs,
+    LoRAArgs,
+    ModelArgs,
+    TrainArgs,
+    at_least,
+    save_config,
+)
 
 __all__ = ["DemoConfig", "run"]
 
@@ -31,8 +40,9 @@ log = logging.getLogger("cancerllm.demo")
 @dataclass
 class DemoConfig:
     out: str = "out/demo"
-    data: str = "auto"
-    """'auto' = shared TCGA reports when present, else synthetic; 'synth' forces synthetic notes."""
+    data: Literal["auto", "tcga", "synth"] = "auto"
+    """'tcga' = the shared TCGA reports (an error when absent); 'synth' = synthetic notes; 'auto' = TCGA when
+    present, else synthetic notes with a WARNING."""
     n_train: int = 400
     """Training notes sampled (seeded) from the train split."""
     n_eval: int = 12
@@ -52,13 +62,26 @@ class DemoConfig:
     seed: int = 0
     model: ModelArgs = field(default_factory=ModelArgs)
 
+    def validate(self) -> list[str]:
+        problems = []
+        for name in ("n_train", "n_eval", "pretrain_steps", "sft_steps", "max_new_tokens", "batch_size"):
+            problems += at_least(name, getattr(self, name), 1)
+        problems += at_least("max_seq_len", self.max_seq_len, MIN_PROMPT_TOKENS + 8)
+        problems += at_least("max_prompt_tokens", self.max_prompt_tokens, MIN_PROMPT_TOKENS)
+        if self.max_prompt_tokens >= self.max_seq_len:
+            problems.append(f"max_prompt_tokens: got {self.max_prompt_tokens}, expected < max_seq_len "
+                            f"({self.max_seq_len}) to leave room for the answer")
+        if not self.sft_lr > 0:
+            problems.append(f"sft_lr: got {self.sft_lr}, expected > 0")
+        return problems + at_least("seed", self.seed, 0)
+
 
 def _load_data(cfg: DemoConfig) -> tuple[list[Any], list[Any], str]:
     """(train notes, held-out notes, source description)."""
     from cancerllm.errors import ResourceError
 
     rng = random.Random(cfg.seed)
-    if cfg.data == "auto":
+    if cfg.data != "synth":
         try:
             from cancerllm.data.tcga import load_tcga
 
@@ -73,7 +96,12 @@ def _load_data(cfg: DemoConfig) -> tuple[list[Any], list[Any], str]:
             picked = rng.sample(with_ev, k) + rng.sample(without, min(len(without), cfg.n_train - k))
             return picked, rng.sample(test, min(cfg.n_eval, len(test))), "TCGA pathology reports (shared data)"
         except ResourceError as err:
-            log.info("shared data not found (%s): using synthetic notes", str(err).split(";")[0])
+            if cfg.data == "tcga":
+                raise ResourceError(f"data: 'tcga' needs the shared TCGA reports, not found ({err}); "
+                                    "or choose data=synth for synthetic notes") from None
+            log.warning("data=auto: shared TCGA reports not found (%s); the demo uses SYNTHETIC notes. Choose "
+                        "explicitly with data=synth, or require the real reports with data=tcga",
+                        str(err).split(";")[0])
     from cancerllm.data.synth import synthesize
 
     notes = synthesize(cfg.n_train * 2, cfg.seed)
@@ -85,7 +113,9 @@ def _load_data(cfg: DemoConfig) -> tuple[list[Any], list[Any], str]:
 def _predict(run_dir: str | None, cfg: DemoConfig, gold: Path, out: Path, types: list[str]) -> tuple[dict, float]:
     """Extract + diagnose the held-out notes with one model; return (evaluate metrics, seconds)."""
     from cancerllm.evaluate.run import evaluate
-    from cancerllm.infer.extract import ExtractConfig, load_predictor, run as run_extract
+    from cancerllm.infer.extract import ExtractConfig, load_predictor
+    from cancerllm.infer.extract import run as run_extract
+    from cancerllm.infer.generate import GenerationStats
 
     gen = GenerateArgs(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                        max_prompt_tokens=cfg.max_prompt_tokens)
@@ -95,6 +125,8 @@ def _predict(run_dir: str | None, cfg: DemoConfig, gold: Path, out: Path, types:
     for task in ("phenotype", "diagnosis"):
         # A diagnosis answer is ~20 tokens; a lower cap stops a rambling zero-shot model early.
         predictor.gen.max_new_tokens = cfg.max_new_tokens if task == "phenotype" else min(32, cfg.max_new_tokens)
+        # One predictor serves both tasks; fresh counters so each summary.json counts only its own generations.
+        predictor.stats = GenerationStats()
         sub = ExtractConfig(**{**base.__dict__, "task": task, "out": str(out / task)})
         run_extract(sub, predictor=predictor)
     seconds = time.perf_counter() - t0

@@ -10,6 +10,11 @@ The data is never copied into the repository. Precedence, first hit wins:
 An explicit argument or environment variable that does not exist is an error (it is never silently skipped),
 and the error lists every place that was tried.
 
+Training and evaluation data can also be named by a source word instead of a path (``data.train=...``):
+``tcga`` (the shared TCGA split; an error when absent), ``synth`` (the bundled generator) or ``auto`` (TCGA when
+present, else synthetic notes with a WARNING naming the fallback, so a 7B run never trains on synthetic notes
+unnoticed). :func:`notes_from_source` resolves them.
+
 Example:
     >>> import os, tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp()); (d / "bionlp13cg_ner").mkdir()
@@ -23,14 +28,21 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
+from typing import Any
 
-from cancerllm.errors import ResourceError
+from cancerllm.errors import ConfigError, ResourceError
 
-__all__ = ["ENV_VAR", "candidate_roots", "data_root", "dataset_dir", "has_dataset"]
+__all__ = ["DATA_SOURCES", "ENV_VAR", "candidate_roots", "data_root", "dataset_dir", "has_dataset",
+           "notes_from_source"]
+
+log = logging.getLogger("cancerllm.data")
 
 ENV_VAR = "CANCERLLM_DATA"
+# Words accepted where a data file is expected (data.train, data.dev, robustness train/test).
+DATA_SOURCES = ("auto", "tcga", "synth")
 _REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -81,3 +93,40 @@ def has_dataset(name: str, root: str | Path | None = None) -> bool:
     except ResourceError:
         return False
     return True
+
+
+def notes_from_source(source: str, split: str, synth_n: int = 400, seed: int = 0) -> tuple[list[Any], list[Path], str]:
+    """Notes for a source word: ``tcga``, ``synth`` or ``auto`` (TCGA when present, else synthetic with a WARNING).
+
+    Args:
+        source: one of :data:`DATA_SOURCES`.
+        split: ``train``, ``dev`` or ``test`` (the TCGA corpus' own patient-level split).
+        synth_n: synthetic training notes; other splits get a tenth (at least 8), from a different seed so they
+            never repeat a training note.
+        seed: generator seed.
+    Returns:
+        ``(notes, data_files, description)``; the files are hashed into a run's ``meta.json``.
+    Raises:
+        ConfigError: ``source`` is not a source word.
+        ResourceError: ``tcga`` was asked for and the shared reports are absent (the message says where it looked).
+    """
+    if source not in DATA_SOURCES:
+        raise ConfigError(f"data source: got {source!r}, expected one of {list(DATA_SOURCES)} or a file path")
+    if source != "synth":
+        from cancerllm.data.tcga import DATASET, SPLITS, load_tcga
+
+        try:
+            notes = load_tcga(split)
+            return notes, [dataset_dir(DATASET) / SPLITS[split]], f"tcga_path_reports/{split}"
+        except ResourceError as err:
+            if source == "tcga":
+                raise ResourceError(f"data: 'tcga' needs the shared TCGA reports, not found ({err}); "
+                                    "or choose data.train=synth for synthetic notes") from None
+            log.warning("data=auto: shared TCGA reports not found (%s); using SYNTHETIC %s notes instead. Choose "
+                        "explicitly with data.train=synth, or require the real reports with data.train=tcga",
+                        str(err).split(";")[0], split)
+    from cancerllm.data.synth import synthesize
+
+    n = synth_n if split == "train" else max(8, synth_n // 10)
+    # A different seed per split keeps the synthetic dev/test notes disjoint from the training notes.
+    return synthesize(n, seed + (0 if split == "train" else 1)), [], f"synthetic(n={n}, seed={seed})"

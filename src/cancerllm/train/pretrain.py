@@ -63,16 +63,17 @@ def read_texts(spec: str, split: str, synth_n: int, seed: int) -> tuple[list[str
     A .txt file is one document; a JSONL line needs only ``text`` (an ``id`` is optional, unlike note files).
     """
     from cancerllm.data.io import iter_jsonl_dicts
+    from cancerllm.data.paths import DATA_SOURCES
     from cancerllm.errors import DataFormatError
     from cancerllm.train.common import load_notes
 
-    if spec == "auto":
-        notes, files, source = load_notes("auto", split, synth_n, seed)
+    if spec in DATA_SOURCES:  # auto / tcga / synth
+        notes, files, source = load_notes(spec, split, synth_n, seed)
         return [n.text for n in notes], files, source
     p = Path(spec)
     if not p.exists():
         raise ResourceError(f"data.train/dev: {spec!r} does not exist; give a .txt, a .jsonl with a 'text' field, "
-                            "a folder of them, or 'auto'")
+                            "a folder of them, or auto/tcga/synth")
     files = sorted(f for f in p.iterdir() if f.suffix in (".txt", ".jsonl")) if p.is_dir() else [p]
     texts: list[str] = []
     for f in files:
@@ -129,8 +130,8 @@ def run(cfg: PretrainConfig) -> RunResult:
     out = Path(cfg.out)
     seed_everything(cfg.train.seed)
     texts, files, source = read_texts(cfg.data.train, "train", cfg.data.synth_n, cfg.train.seed)
-    if cfg.data.dev is not None or cfg.data.train == "auto":
-        dev_texts, dev_files, _ = read_texts(cfg.data.dev or "auto", "dev", cfg.data.synth_n, cfg.train.seed)
+    if cfg.data.dev is not None or cfg.data.train in ("auto", "tcga", "synth"):  # a source word brings its dev split
+        dev_texts, dev_files, _ = read_texts(cfg.data.dev or cfg.data.train, "dev", cfg.data.synth_n, cfg.train.seed)
         files += dev_files
     else:  # hold out whole documents (not blocks) so no dev text was seen in training
         dev_texts = texts[::20] if len(texts) >= 2 else []

@@ -1,0 +1,55 @@
+"""The demo's pieces: data source choice, config checks, and per-task counters on a tiny model."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from cancerllm.config import ModelArgs, load_config
+from cancerllm.data.io import write_jsonl
+from cancerllm.data.paths import ENV_VAR
+from cancerllm.demo import DemoConfig, _load_data, _predict
+from cancerllm.errors import ConfigError, ResourceError
+
+
+def test_demo_diagnosis_counters_exclude_the_phenotype_run(tiny_model_dir, tiny_notes, tmp_path):
+    # One predictor serves both tasks; each task's summary.json must count only its own prompts.
+    gold = write_jsonl(tiny_notes[:3], tmp_path / "gold.jsonl")
+    cfg = DemoConfig(model=ModelArgs(path=str(tiny_model_dir), device="cpu", dtype="fp32"), max_new_tokens=4,
+                     batch_size=4)
+    _predict(None, cfg, gold, tmp_path / "zs", ["stage_t"])
+    for task in ("phenotype", "diagnosis"):
+        gen = json.loads((tmp_path / "zs" / task / "summary.json").read_text())["generation"]
+        preds = [json.loads(line) for line in (tmp_path / "zs" / task / "predictions.jsonl").read_text().splitlines()]
+        # json.v1 asks one prompt per chunk and task; the chunks are those this task's predictions record.
+        chunks = sum(p["coverage"]["chunks"] for p in preds)
+        assert len(preds) == 3 and chunks >= 3
+        assert gen["prompts"] == chunks and gen["new_tokens"] <= chunks * 4, (task, gen)
+
+
+def test_demo_data_choice_auto_warns_tcga_requires_synth_is_explicit(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path))  # a data root without the TCGA reports
+    with caplog.at_level(logging.INFO, logger="cancerllm"):
+        train, test, source = _load_data(DemoConfig(data="auto", n_train=6, n_eval=2))
+    assert source.startswith("synthetic") and len(train) == 6 and len(test) == 2
+    assert any(r.levelno == logging.WARNING and "SYNTHETIC" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="cancerllm"):
+        _load_data(DemoConfig(data="synth", n_train=6, n_eval=2))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    with pytest.raises(ResourceError, match="'tcga' needs the shared TCGA reports"):
+        _load_data(DemoConfig(data="tcga"))
+
+
+def test_demo_config_checks_every_number_before_running():
+    with pytest.raises(ConfigError) as err:
+        load_config(DemoConfig, overrides=["data=tcga-ish", "n_eval=0", "max_prompt_tokens=500", "sft_lr=0"])
+    text = str(err.value)
+    assert "data: got 'tcga-ish', expected one of ['auto', 'tcga', 'synth']" in text
+    with pytest.raises(ConfigError) as err:
+        load_config(DemoConfig, overrides=["n_eval=0", "max_prompt_tokens=500", "sft_lr=0"])
+    text = str(err.value)
+    assert "n_eval: got 0, expected an integer >= 1" in text and "sft_lr: got 0.0, expected > 0" in text
+    assert "max_prompt_tokens: got 500, expected < max_seq_len (448)" in text

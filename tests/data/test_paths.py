@@ -78,6 +78,7 @@ def test_paths_pretrain_documents_accept_the_source_words(no_shared_data):
     from cancerllm.train.pretrain import read_texts
 
     texts, files, source = read_texts("synth", "dev", synth_n=40, seed=0)
+    assert source.startswith("synthetic")
     assert len(texts) == 8 and all(isinstance(t, str) and t for t in texts) and files == []
     with pytest.raises(ResourceError, match="'tcga' needs the shared TCGA reports"):
         read_texts("tcga", "train", synth_n=40, seed=0)

@@ -10,7 +10,7 @@ from cancerllm.cli import app
 from cancerllm.config import GenerateArgs
 from cancerllm.data.schema import Note
 from cancerllm.infer.generate import generate
-from cancerllm.infer.predictor import Predictor
+from cancerllm.infer.predictor import EMPTY_NOTE, Predictor
 
 LONG = " ".join(f"Section {i}. Invasive ductal carcinoma, pT2 N0, margins negative." for i in range(40))
 
@@ -24,6 +24,7 @@ def test_predictor_one_record_per_note_with_full_coverage(tiny_model, tiny_token
     notes = [Note(id="short", text="pT2 N0 M0."), Note(id="long", text=LONG), Note(id="empty", text="")]
     preds = _predictor(tiny_model, tiny_tokenizer, max_prompt_tokens=700).predict(notes, "phenotype")
     assert [p.id for p in preds] == ["short", "long", "empty"]
+    assert preds[2].raw == [] and preds[2].errors == [EMPTY_NOTE]  # reported, never sent to the model
     long = preds[1]
     # The long note is split into several chunks and every character is read (nothing silently cut).
     assert long.coverage["chunks"] > 1

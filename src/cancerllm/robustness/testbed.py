@@ -207,6 +207,8 @@ def run(cfg: RobustnessConfig) -> RobustnessResult:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out)
+    if _scores_stated_values(cfg):  # before loading data or training anything
+        _check_stated_values(cfg, out)
     seed_everything(cfg.seed)
     test = _load(cfg.test, "test", cfg.seed)
     if cfg.limit is not None and len(test) > cfg.limit:
@@ -216,8 +218,6 @@ def run(cfg: RobustnessConfig) -> RobustnessResult:
     train = _load(cfg.train, "train", cfg.seed) if needs_train else None
     rates = sorted(set(cfg.rates))
     predictor = _predictor(cfg, train, out) if cfg.testbed == "misspelling" else None
-    if _scores_stated_values(cfg):
-        _check_stated_values(cfg, out)
 
     # ---- loop over rates: write the inputs, hash them, predict, score
     per_rate, hashes = [], {}

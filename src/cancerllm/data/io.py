@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 NOTE_SUFFIXES = (".txt", ".jsonl", ".json")
 """Suffixes read as notes (case-insensitive): .txt is one note, .jsonl/.json hold one JSON object per line."""
 _BOM = "\ufeff"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class Read(NamedTuple):
@@ -91,7 +93,8 @@ def _parse(text: str, path: Path, line: int) -> dict[str, Any] | DataFormatError
         return DataFormatError(f"not readable JSON ({type(err).__name__})", path=path, line=line)
     if not isinstance(obj, dict):
         return DataFormatError(f"expected a JSON object, got {type(obj).__name__}", path=path, line=line)
-    field = _surrogate_field(obj)
+    # Valid UTF-8 holds no surrogates, so only a JSON escape in \uD800-\uDFFF makes one: check just those lines.
+    field = _surrogate_field(obj) if _SURROGATE_ESCAPE.search(text) else None
     if field is not None:
         return DataFormatError("holds a lone surrogate escape (e.g. \\ud800): not valid Unicode, cannot be "
                                "written as UTF-8; fix the producer of this file", path=path, line=line, field=field)

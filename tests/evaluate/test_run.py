@@ -102,3 +102,29 @@ def test_run_cli_evaluate_baseline_hard_split(tmp_path):
     assert r.exit_code == 2 and "does not exist" in r.output
     r = runner.invoke(app, ["evaluate", "--pred", str(tmp_path / "p.jsonl"), "--gold", str(gold), "--task", "x"])
     assert r.exit_code == 2 and "--task" in r.output
+
+
+def test_run_cli_evaluate_run_finds_the_gold_the_extract_run_recorded(tmp_path, tiny_model_dir):
+    # The real pair of commands: `extract GOLD --out RUN`, then `evaluate --run RUN` with no --gold.
+    gold, notes = _gold(tmp_path)
+    runner = CliRunner()
+    r = runner.invoke(app, ["extract", str(gold), "--out", str(tmp_path / "run"), "--model.path", str(tiny_model_dir),
+                            "model.device=cpu", "model.dtype=fp32", "generate.max_new_tokens=4"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["evaluate", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "ev"),
+                            "--bootstrap", "0"])
+    assert r.exit_code == 0, r.output
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["gold_file"] == str(gold) and metrics["n_notes"] == len(notes)
+    # A gold file edited after the run is refused, with the way out.
+    gold.write_text(gold.read_text().replace("n0", "m0"))
+    r = runner.invoke(app, ["evaluate", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "ev2")])
+    assert r.exit_code == 2 and "changed since the run" in r.output and "--gold" in r.output
+
+
+def test_run_cli_evaluate_run_without_a_recorded_input_asks_for_gold(tmp_path):
+    run = tmp_path / "merged"
+    run.mkdir()
+    (run / "predictions.jsonl").write_text(_preds(tmp_path, "p").read_text())
+    r = CliRunner().invoke(app, ["evaluate", "--run", str(run)])
+    assert r.exit_code == 2 and "records no input file" in r.output and "pass --gold" in r.output

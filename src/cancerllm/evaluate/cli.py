@@ -17,7 +17,8 @@ from cancerllm.cli_utils import handle_errors
 def evaluate_cmd(
     pred: Path | None = typer.Option(None, "--pred", help="Prediction JSONL (Prediction records)."),
     gold: Path | None = typer.Option(None, "--gold", help="Gold Note JSONL (raw TCGA files work too)."),
-    run: Path | None = typer.Option(None, "--run", help="Run folder: uses RUN/predictions.jsonl (and meta.json 'gold')."),
+    run: Path | None = typer.Option(None, "--run", help="An extract/diagnose --out folder: scores its "
+                                    "predictions.jsonl against the input file the run recorded (or --gold)."),
     task: str = typer.Option("all", "--task", help="phenotype, diagnosis or all."),
     out: Path = typer.Option(Path("out/evaluate"), "--out", help="Folder for metrics.json, report.md, report.html."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for 95% CIs (0 = none)."),
@@ -25,16 +26,13 @@ def evaluate_cmd(
 ) -> None:
     """Score predictions against gold: paper metrics, spans, T/N/M/type/ICD with CIs, and reports with plots."""
     from cancerllm.errors import ConfigError
-    from cancerllm.evaluate.run import evaluate
+    from cancerllm.evaluate.run import evaluate, gold_for_run
 
     if run is not None:
         pred = pred or run / "predictions.jsonl"
-        meta = run / "meta.json"
-        if gold is None and meta.is_file():
-            g = json.loads(meta.read_text(encoding="utf-8")).get("gold")
-            gold = Path(g) if g else None
+        gold = gold or gold_for_run(run)
     if pred is None or gold is None:
-        raise ConfigError("evaluate: give --pred and --gold (or --run RUN_DIR whose meta.json names 'gold')")
+        raise ConfigError("evaluate: give --pred and --gold, or --run RUN_DIR (an extract/diagnose --out folder)")
     m = evaluate(pred, gold, out=out, task=task, bootstrap=bootstrap, seed=seed)
     for k, r in m["classification"].items():
         if not r.get("not_predicted"):

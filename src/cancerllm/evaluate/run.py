@@ -28,7 +28,7 @@ from cancerllm.data.schema import Prediction
 from cancerllm.errors import ConfigError, DataFormatError, ResourceError
 from cancerllm.evaluate.scorer import Scorer
 
-__all__ = ["TASK_CHOICES", "evaluate", "load_predictions", "score_files"]
+__all__ = ["TASK_CHOICES", "evaluate", "gold_for_run", "load_predictions", "score_files"]
 
 TASK_CHOICES = ("phenotype", "diagnosis", "all")
 
@@ -69,6 +69,39 @@ def load_predictions(path: str | Path) -> tuple[dict[str, list[Prediction]], lis
                 continue
             preds[rec.id].append(rec)
     return dict(preds), invalid
+
+
+def gold_for_run(run: str | Path) -> Path:
+    """The gold file of an extract/diagnose run folder: the labelled input the run read.
+
+    ``cancerllm extract NOTES.jsonl --out RUN`` records its input in ``RUN/config.yaml`` (``input``) and the
+    file's sha256 in ``RUN/meta.json`` (``data``); the hash is checked so a file edited since the run is never
+    scored silently.
+
+    Raises:
+        ConfigError: the run records no input file, the input is not a file (a folder of .txt notes has no
+            labels) or it changed since the run; each message says to pass ``--gold``.
+    """
+    import yaml
+
+    from cancerllm.runtime import sha256_file
+
+    run = Path(run)
+    cfg_file, meta_file = run / "config.yaml", run / "meta.json"
+    recorded = (yaml.safe_load(cfg_file.read_text(encoding="utf-8")) or {}).get("input") if cfg_file.is_file() else None
+    if not recorded:
+        raise ConfigError(f"--run {run}: the run records no input file (no 'input' in {cfg_file.name}); "
+                          "pass --gold GOLD.jsonl")
+    gold = Path(recorded)
+    if not gold.is_file():
+        raise ConfigError(f"--run {run}: its input {str(gold)!r} is not a file (moved, relative to another folder, "
+                          "or a folder of unlabelled .txt notes); pass --gold GOLD.jsonl")
+    hashes = json.loads(meta_file.read_text(encoding="utf-8")).get("data", {}) if meta_file.is_file() else {}
+    want = hashes.get(recorded) or hashes.get(str(gold))
+    if want and want != sha256_file(gold):
+        raise ConfigError(f"--run {run}: its input {str(gold)!r} changed since the run (sha256 differs from "
+                          f"{meta_file.name}); pass --gold to score against the current file on purpose")
+    return gold
 
 
 def evaluate(pred: str | Path, gold: str | Path, out: str | Path | None = None, task: str = "all",

@@ -63,3 +63,46 @@ def test_configs_list_fields_take_comma_lists_and_single_values():
     assert load_config(C, overrides=["sizes=[2,4]"]).sizes == [2, 4]
     with pytest.raises(ConfigError, match=r"sizes\[1\]: got 'x', expected int"):
         load_config(C, overrides=["sizes=1,x"])
+
+
+# ------------------------------------------------------------------------------------------------- verbs
+
+def test_configs_verb_table_matches_what_each_stage_registers():
+    import typer
+
+    from cancerllm.cli import _VERB_MODULES, _register_verbs
+
+    for mod, verbs in _VERB_MODULES.items():
+        one = typer.Typer()
+        assert _register_verbs(one, {mod: verbs}) == []
+        names = {c.name for c in one.registered_commands} | {g.name for g in one.registered_groups}
+        assert names == set(verbs), mod
+
+
+def test_configs_a_verb_whose_module_fails_to_import_says_why():
+    import typer
+
+    from cancerllm.cli import _register_verbs
+
+    one = typer.Typer()
+    one.command("ok")(lambda: None)
+    failed = _register_verbs(one, {"cancerllm.no_such_stage.cli": ("nostage",), "cancerllm.demo_cli": ("demo",)})
+    assert [m for m, _ in failed] == ["cancerllm.no_such_stage.cli"]
+    for args in (["nostage"], ["nostage", "--config", "x.yaml", "a.b=1"], ["nostage", "--help"]):
+        res = CliRunner().invoke(one, args)
+        assert res.exit_code == 2, args
+        assert "`cancerllm nostage` is unavailable: importing cancerllm.no_such_stage.cli failed" in res.output
+        assert "No module named 'cancerllm.no_such_stage'" in res.output
+    assert "unavailable" in CliRunner().invoke(one, ["--help"]).output
+    assert "demo" in CliRunner().invoke(one, ["--help"]).output
+
+
+def test_configs_a_missing_plugin_module_is_a_warning_not_silence(monkeypatch, caplog):
+    import logging
+
+    from cancerllm import registry
+
+    monkeypatch.setattr(registry, "_PLUGIN_MODULES", [*registry._PLUGIN_MODULES, "cancerllm.no_such_plugins"])
+    with caplog.at_level(logging.WARNING, logger="cancerllm"):
+        registry.load_all()
+    assert any("cancerllm.no_such_plugins" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)

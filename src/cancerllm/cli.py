@@ -12,11 +12,12 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+
 import typer
 
 from cancerllm.cli_utils import EXTRA_ARGS, handle_errors
 
-__all__ = ["app", "main", "CONFIG_CLASSES"]
+__all__ = ["CONFIG_CLASSES", "app", "main"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="CancerLLM: cancer-domain LLM toolkit (pretrain, sft, extract, diagnose, rag, evaluate, ...).")
@@ -34,18 +35,20 @@ CONFIG_CLASSES = {
     "bench": "cancerllm.bench.efficiency:BenchConfig",
 }
 
-# Stage packages that add verbs; each module defines register(app).
-_VERB_MODULES = [
-    "cancerllm.train.cli",
-    "cancerllm.infer.cli",
-    "cancerllm.data.cli",
-    "cancerllm.rag.cli",
-    "cancerllm.robustness.cli",
-    "cancerllm.evaluate.cli",
-    "cancerllm.bench.cli",
-    "cancerllm.serve.cli",
-    "cancerllm.demo_cli",
-]
+# Stage packages that add verbs: module -> the top-level verbs its register(app) adds. Declared here so a stage
+# whose module fails to import (a missing optional dependency, a broken install) still shows its verbs, each
+# saying why it cannot run, instead of vanishing from `cancerllm --help`.
+_VERB_MODULES: dict[str, tuple[str, ...]] = {
+    "cancerllm.train.cli": ("pretrain", "sft"),
+    "cancerllm.infer.cli": ("extract", "diagnose"),
+    "cancerllm.data.cli": ("data",),
+    "cancerllm.rag.cli": ("rag",),
+    "cancerllm.robustness.cli": ("robustness",),
+    "cancerllm.evaluate.cli": ("evaluate", "compare", "baseline", "hard-split"),
+    "cancerllm.bench.cli": ("bench",),
+    "cancerllm.serve.cli": ("serve",),
+    "cancerllm.demo_cli": ("demo",),
+}
 
 
 def _import_class(spec: str) -> type:
@@ -90,18 +93,38 @@ def validate_cmd(configs: str = typer.Argument("configs", help="Folder of config
     typer.echo(f"{n} config(s) valid")
 
 
-def _register_verbs() -> None:
-    for mod in _VERB_MODULES:
+def _unavailable(target: typer.Typer, verb: str, module: str, err: BaseException) -> None:
+    """Add a stand-in ``verb`` to ``target`` for a stage whose module failed to import: it prints why, exits 2."""
+    reason = f"{type(err).__name__}: {err}"
+    missing = getattr(err, "name", None) or ""
+    hint = "; install the missing package (see the README's extras)" if missing and "cancerllm" not in missing else ""
+
+    def command(ctx: typer.Context) -> None:
+        typer.echo(f"error E300: `cancerllm {verb}` is unavailable: importing {module} failed: {reason}{hint}",
+                   err=True)
+        raise typer.Exit(2)
+
+    command.__doc__ = f"(unavailable: {reason})"
+    # Any arguments, --help included, reach the stand-in, so every way of calling the verb shows the reason.
+    target.command(verb, context_settings={**EXTRA_ARGS, "help_option_names": []})(command)
+
+
+def _register_verbs(target: typer.Typer, modules: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
+    """Add every stage's verbs to ``target``; returns ``[(module, reason)]`` for the stages that failed to import."""
+    failed = []
+    for mod, verbs in modules.items():
         try:
-            module = importlib.import_module(mod)
-        except ModuleNotFoundError as err:
-            if err.name and mod.startswith(err.name):  # stage not built yet: its verbs are simply absent
-                continue
-            raise
-        module.register(app)
+            importlib.import_module(mod).register(target)
+        except Exception as err:  # noqa: BLE001 - one broken stage must not take the other verbs down
+            failed.append((mod, f"{type(err).__name__}: {err}"))
+            present = {c.name for c in target.registered_commands} | {g.name for g in target.registered_groups}
+            for verb in verbs:
+                if verb not in present:  # a register() that failed half-way keeps the verbs it added
+                    _unavailable(target, verb, mod, err)
+    return failed
 
 
-_register_verbs()
+_register_verbs(app, _VERB_MODULES)
 
 
 def main() -> None:

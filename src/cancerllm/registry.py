@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -83,13 +84,16 @@ _PLUGIN_MODULES = [
 
 
 def load_all() -> None:
-    """Import every plug-in module so all registries are populated (missing modules are skipped)."""
+    """Import every plug-in module so all registries are populated (a missing module is logged as a WARNING)."""
     for mod in _PLUGIN_MODULES:
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as err:
             if not (err.name and mod.startswith(err.name)):  # a real missing dependency: surface it
                 raise
+            # The plug-in module itself is absent (a broken install): say so instead of dropping its entries.
+            logging.getLogger("cancerllm").warning("plug-in module %s not found (%s); its entries are missing",
+                                                   mod, err)
 
 
 def all_registries() -> dict[str, Registry]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from cancerllm.cli import app
@@ -179,3 +180,37 @@ def test_config_offline_env_overrides_a_user_setting(monkeypatch):
     import os
 
     assert [os.environ[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")] == ["1"] * 3
+
+
+# --------------------------------------------------------------------------------------------------- real CLI
+
+def test_config_extract_cli_reads_the_file_and_folder_it_was_given(tmp_path, tiny_model_dir, monkeypatch):
+    # The whole path of issue 11.8 through the real command: a note named with '#', `--out no`, and the
+    # `--model.quantize=none` that three error messages recommend.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes #1.txt").write_text("Invasive carcinoma, pT2 N0.")
+    res = CliRunner().invoke(app, ["extract", "notes #1.txt", "--out", "no", "--model.quantize=none",
+                                   "--model.path", str(tiny_model_dir), "model.device=cpu", "model.dtype=fp32",
+                                   "generate.max_new_tokens=4"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "no" / "predictions.jsonl").is_file()
+    import yaml
+
+    saved = yaml.safe_load((tmp_path / "no" / "config.yaml").read_text())
+    assert saved["input"] == "notes #1.txt" and saved["out"] == "no" and saved["model"]["quantize"] == "none"
+
+
+def test_config_verb_config_puts_typed_options_over_overrides(tmp_path):
+    from cancerllm.cli_utils import verb_config
+
+    seen = {}
+    one = typer.Typer()
+
+    @one.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def go(ctx: typer.Context, out: str | None = typer.Option(None, "--out")) -> None:
+        seen["cfg"] = verb_config(ExtractConfig, None, ctx, out=out, input="notes #2.txt")
+
+    res = CliRunner().invoke(one, ["--out", "2024.10", "out=ignored", "k=0", "--limit", "3"])
+    assert res.exit_code == 0, res.output
+    cfg = seen["cfg"]
+    assert (cfg.out, cfg.input, cfg.limit, cfg.k) == ("2024.10", "notes #2.txt", 3, 0)

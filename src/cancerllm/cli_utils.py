@@ -1,5 +1,9 @@
 """Helpers shared by every stage's ``cli.py``: clean error printing and free ``section.key=value`` overrides.
 
+One grammar for every verb: ``--section.key=value``, ``--section.key value`` and ``section.key=value`` all reach
+:func:`cancerllm.config.load_config`, which parses the text by the type of the field it sets; a verb's own typed
+options (``--out``, ``--run`` ...) go in as ``flags``, already typed, without a round trip through text.
+
 Kept apart from :mod:`cancerllm.cli` so a stage's command module can import them without importing the app that
 registers that same module (which would be circular).
 """
@@ -12,7 +16,7 @@ from typing import Any
 
 import typer
 
-__all__ = ["EXTRA_ARGS", "handle_errors"]
+__all__ = ["EXTRA_ARGS", "handle_errors", "verb_config"]
 
 # Lets a command accept free `section.key=value` overrides after its options.
 EXTRA_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -34,3 +38,14 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+
+
+def verb_config(cls: type, config: str | None, ctx: typer.Context, **flags: Any) -> Any:
+    """A verb's config: defaults < ``--config`` YAML < free overrides (``ctx.args``) < the verb's typed options.
+
+    Options left unset (None) do not override anything. Every problem is raised at once as a ConfigError, before
+    the command loads anything.
+    """
+    from cancerllm.config import load_config
+
+    return load_config(cls, config, list(ctx.args), flags=flags)

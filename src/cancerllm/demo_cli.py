@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from cancerllm.cli_utils import EXTRA_ARGS, handle_errors
+from cancerllm.cli_utils import EXTRA_ARGS, handle_errors, verb_config
 
 
 @handle_errors
 def demo_cmd(ctx: typer.Context,
              config: str | None = typer.Option(None, "--config", help="YAML config (configs/demo/*.yaml).")) -> None:
     """Pretrain -> SFT -> extract/diagnose held-out reports; print a zero-shot vs trained table."""
-    from cancerllm.config import load_config
     from cancerllm.demo import DemoConfig, run
 
-    cfg = load_config(DemoConfig, config, list(ctx.args))
+    cfg = verb_config(DemoConfig, config, ctx)
     summary = run(cfg)
     from pathlib import Path
 

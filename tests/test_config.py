@@ -214,3 +214,11 @@ def test_config_verb_config_puts_typed_options_over_overrides(tmp_path):
     assert res.exit_code == 0, res.output
     cfg = seen["cfg"]
     assert (cfg.out, cfg.input, cfg.limit, cfg.k) == ("2024.10", "notes #2.txt", 3, 0)
+
+
+def test_config_a_value_that_does_not_parse_does_not_hide_the_other_problems():
+    with pytest.raises(ConfigError) as err:
+        load_config(ExtractConfig, overrides=["input=a.txt", "generate.batch_size=x", "generate.max_new_tokens=0",
+                                              "k=-1", "model.dtype=bf32"])
+    fields = sorted(p.split(":")[0] for p in err.value.problems)
+    assert fields == ["generate.batch_size", "generate.max_new_tokens", "k", "model.dtype"], err.value.problems

@@ -364,13 +364,18 @@ def _field_default(f: dataclasses.Field) -> Any:
 
 
 def _build(cls: type, values: dict[str, Any], prefix: str, problems: list[str], base: Any = None) -> Any:
+    """Build ``cls`` from ``values``, appending every problem (prefixed with the dotted field name) to ``problems``.
+
+    A value that does not parse leaves the field at its default, so ``validate()`` still runs on well-typed values
+    and one call reports every problem: ``generate.batch_size=x generate.max_new_tokens=0`` names both.
+    """
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in values:
         if key not in fields:
             problems.append(f"{prefix}{key}: unknown key, expected one of {sorted(fields)}")
     kwargs = {}
-    n_before = len(problems)
+    unparsed: set[str] = set()
     for name, f in fields.items():
         if name not in values:
             continue
@@ -378,16 +383,26 @@ def _build(cls: type, values: dict[str, Any], prefix: str, problems: list[str], 
         if dataclasses.is_dataclass(tp):
             if not isinstance(raw, dict):
                 problems.append(f"{prefix}{name}: got {raw!r}, expected a mapping of {tp.__name__} fields")
+                unparsed.add(name)
                 continue
             kwargs[name] = _build(tp, raw, f"{prefix}{name}.", problems, _field_default(f))
+            continue
+        found: list[str] = []
+        value = _coerce(raw, tp, f"{prefix}{name}", found)
+        if found:
+            problems.extend(found)
+            unparsed.add(name)
         else:
-            kwargs[name] = _coerce(raw, tp, f"{prefix}{name}", problems)
+            kwargs[name] = value
     obj = dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)
     for name, f in fields.items():  # sections left at their defaults still validate
-        if dataclasses.is_dataclass(hints[name]) and name not in values:
+        if dataclasses.is_dataclass(hints[name]) and name not in kwargs:
             setattr(obj, name, _build(hints[name], {}, f"{prefix}{name}.", problems, _field_default(f)))
-    if hasattr(obj, "validate") and len(problems) == n_before:  # cross-field checks need well-typed values
-        problems.extend(obj.validate())
+    if hasattr(obj, "validate"):
+        for problem in obj.validate():
+            # A field that did not parse was checked at its default; a message about it would only mislead.
+            if problem.split(":", 1)[0].rsplit(".", 1)[-1] not in unparsed:
+                problems.append(problem)
     return obj
 
 

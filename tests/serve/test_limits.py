@@ -100,3 +100,18 @@ def test_limits_config_rejects_bad_values(override, problem):
     with pytest.raises(ConfigError) as err:
         load_config(ServeConfig, overrides=[override])
     assert problem in str(err.value)
+
+
+def test_limits_slow_body_gets_408_after_the_timeout(tiny_model_dir, running_server):
+    import socket
+    import urllib.parse
+
+    with running_server(tiny_model_dir, "timeout_s=2") as (url, _cfg):
+        parts = urllib.parse.urlsplit(url)
+        with socket.create_connection((parts.hostname, parts.port), timeout=60) as sock:
+            # Declares 1,000 bytes, sends 10, then stalls: the server must answer instead of waiting forever.
+            sock.sendall(b"POST /extract HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n{\"notes\": ")
+            reply = sock.recv(4096).decode()
+    assert reply.startswith("HTTP/1.1 408"), reply[:200]
+    assert "request body incomplete after 2 s" in reply

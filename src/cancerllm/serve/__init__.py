@@ -1,8 +1,12 @@
 """HTTP serving: ``cancerllm serve`` (FastAPI over ``Predictor.predict``) and the self-contained review page.
 
 * ``schemas.py``: request/response bodies (``PredictRequest``, ``PredictResponse``, ``Health``, ``SchemaInfo``).
-* ``app.py``: ``create_app(predictor_factory)``, the routes, per-note isolation, 422s that name the field.
-* ``server.py``: ``ServeConfig``, ``serve(cfg)`` (uvicorn, access log off), ``start_in_thread`` for tests.
+* ``app.py``: ``create_app(predictor_factory, cfg)``, the routes, per-note isolation, 422s that name the field,
+  the generation queue with per-request deadlines (504).
+* ``guard.py``: ASGI middleware: Host allow-list (400), optional bearer token (401), body size (413), slow body (408).
+* ``cancel.py``: ``Job`` (deadline + cancel flag) and ``CancellableModel`` (stops ``generate`` at the next token).
+* ``server.py``: ``ServeConfig`` (limits, timeout, token, allowed hosts), ``serve(cfg)`` (uvicorn, access log off),
+  ``start_in_thread`` for tests.
 * ``static/review.html``: paste/upload a note, highlight mentions, accept/reject, download the reviewed JSON.
 
 Names are re-exported lazily: ``cancerllm.serve.cli`` must import without FastAPI (the ``serve`` extra), so that

@@ -209,7 +209,8 @@ def create_app(predictor_factory: Callable[[], Any], cfg: ServeConfig | None = N
 
     app = FastAPI(title="CancerLLM", summary="Grounded oncology phenotypes and ICD-10-CM diagnoses from notes.",
                   lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.add_middleware(Guard, max_body_bytes=cfg.max_body_bytes, allowed_hosts=cfg.allowed_hosts, token=token)
+    app.add_middleware(Guard, max_body_bytes=cfg.max_body_bytes, allowed_hosts=cfg.allowed_hosts, token=token,
+                       body_timeout_s=cfg.timeout_s)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,7 +9,8 @@ A pure ASGI middleware (not Starlette's ``BaseHTTPMiddleware``, which hides clie
    The comparison is constant-time (``hmac.compare_digest``).
 3. The body may not exceed ``max_body_bytes``: a larger ``Content-Length`` gets 413 before any byte is read, and
    the body is counted while it streams, so a chunked body (no Content-Length) cannot bypass the limit either.
-   The checked body is then replayed to the app; memory per request is bounded by the limit.
+   The checked body is then replayed to the app; memory per request is bounded by the limit. A body that has
+   not fully arrived within ``body_timeout_s`` gets 408, so a slow sender cannot hold a connection forever.
 
 Rejections are JSON ``{"detail": "..."}`` and are logged with the status and path only.
 
@@ -25,6 +26,8 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+
+import anyio
 
 __all__ = ["Guard", "host_name"]
 
@@ -60,11 +63,12 @@ class Guard:
         allowed_hosts: accepted Host names (``"*"`` accepts any); ``::1`` and ``[::1]`` are the same.
         token: required bearer token, or None for no authentication.
         public_paths: paths served without a token.
+        body_timeout_s: seconds allowed for the whole body to arrive.
     """
 
     def __init__(self, app: Any, *, max_body_bytes: int, allowed_hosts: Iterable[str], token: str | None = None,
-                 public_paths: Iterable[str] = ("/health", "/")):
-        self.app, self.max_body_bytes = app, max_body_bytes
+                 public_paths: Iterable[str] = ("/health", "/"), body_timeout_s: float = 120.0):
+        self.app, self.max_body_bytes, self.body_timeout_s = app, max_body_bytes, body_timeout_s
         self.allowed = {host_name(f"[{h}]" if h.count(":") > 1 and not h.startswith("[") else h)
                         for h in allowed_hosts}
         self.expected = f"Bearer {token}".encode() if token else None
@@ -112,19 +116,25 @@ class Guard:
         # Read the body here, counting as it arrives: a missing or understated Content-Length cannot make the
         # server hold more than max_body_bytes (h11 already refuses bytes beyond a declared length).
         chunks, total = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client left before sending its body; nobody to answer
-            body = message.get("body", b"")
-            total += len(body)
-            if total > self.max_body_bytes:
-                log.info("rejected %s: 413 streamed body > %d", path, self.max_body_bytes)
-                await _reply(send, 413, self._too_large(f"more than {self.max_body_bytes} bytes were sent"))
-                return
-            chunks.append(body)
-            if not message.get("more_body", False):
-                break
+        with anyio.move_on_after(self.body_timeout_s) as slow:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return  # the client left before sending its body; nobody to answer
+                body = message.get("body", b"")
+                total += len(body)
+                if total > self.max_body_bytes:
+                    log.info("rejected %s: 413 streamed body > %d", path, self.max_body_bytes)
+                    await _reply(send, 413, self._too_large(f"more than {self.max_body_bytes} bytes were sent"))
+                    return
+                chunks.append(body)
+                if not message.get("more_body", False):
+                    break
+        if slow.cancelled_caught:
+            log.info("rejected %s: 408 body incomplete after %g s", path, self.body_timeout_s)
+            await _reply(send, 408, f"request body incomplete after {self.body_timeout_s:g} s ({total} bytes "
+                                    "received; timeout_s)")
+            return
         pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
 
         async def replay() -> dict[str, Any]:

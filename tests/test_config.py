@@ -222,3 +222,12 @@ def test_config_a_value_that_does_not_parse_does_not_hide_the_other_problems():
                                               "k=-1", "model.dtype=bf32"])
     fields = sorted(p.split(":")[0] for p in err.value.problems)
     assert fields == ["generate.batch_size", "generate.max_new_tokens", "k", "model.dtype"], err.value.problems
+
+
+def test_config_yaml_number_for_a_text_field_asks_for_quotes(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("name: 2024.10\nmodel:\n  path: '2024.10'\n")
+    with pytest.raises(ConfigError, match=r"name: got the YAML number 2024.1, expected text; quote it"):
+        load_config(_Typed, p)
+    p.write_text("name: '2024.10'\n")
+    assert load_config(_Typed, p).name == "2024.10"

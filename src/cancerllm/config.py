@@ -348,7 +348,10 @@ def _coerce(value: Any, tp: Any, where: str, problems: list[str]) -> Any:
             if math.isfinite(f):
                 return f
     elif tp is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        if isinstance(value, float):  # YAML read `2024.10` as the number 2024.1: the text typed is already lost
+            problems.append(f"{where}: got the YAML number {value!r}, expected text; quote it in the YAML file")
+            return value
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
             return str(value)
     elif tp is Path and isinstance(value, (str, Path)):
         return Path(value)

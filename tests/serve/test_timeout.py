@@ -98,3 +98,42 @@ def test_job_deadline_cancels_with_reason_timeout():
     assert job.stopped() and job.reason == "timeout"
     job.cancel("client disconnected")  # the first reason is kept
     assert job.reason == "timeout"
+
+
+def test_timeout_full_queue_gets_503_with_retry_after(tiny_model_dir, running_server):
+    with running_server(tiny_model_dir, *SETTINGS, "timeout_s=5", "max_queue=1") as (url, _cfg):
+        statuses: dict[str, int] = {}
+
+        def post(name):
+            statuses[name] = httpx.post(f"{url}/extract", json=SLOW, timeout=60).status_code
+
+        first = threading.Thread(target=post, args=("generating",))
+        first.start()
+        time.sleep(0.5)
+        second = threading.Thread(target=post, args=("waiting",))
+        second.start()
+        time.sleep(0.5)
+        third = httpx.post(f"{url}/extract", json=FAST, timeout=60)  # one generating + one waiting = queue full
+        first.join(60)
+        second.join(60)
+    assert third.status_code == 503 and third.headers["retry-after"] == "5"
+    assert "max_queue=1" in third.json()["detail"]
+    assert statuses == {"generating": 504, "waiting": 504}
+
+
+def test_cancelled_generation_is_never_reported_as_records(tiny_model, tiny_tokenizer):
+    from cancerllm.config import GenerateArgs
+    from cancerllm.data.schema import Note
+    from cancerllm.infer.predictor import Predictor
+    from cancerllm.serve.app import _work
+
+    job = Job.start(timeout_s=3600)
+
+    class LeavesMidway(Predictor):  # the client disconnects once the request has started predicting
+        def predict(self, notes, task="phenotype", progress=False):
+            job.cancel("client disconnected")
+            return super().predict(notes, task, progress)
+
+    pred = LeavesMidway(tiny_model, tiny_tokenizer, types=["stage_t"], gen=GenerateArgs(max_new_tokens=4))
+    with pytest.raises(RequestCancelled, match="client disconnected"):
+        _work(pred, [Note(id="a", text="pT2 N0 M0.")], "phenotype", None, job)

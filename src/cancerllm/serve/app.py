@@ -176,7 +176,11 @@ def _work(base: Any, notes: list[Note], task: str, types: list[str] | None, job:
         pred.model = CancellableModel(base.model, job)
     if types is not None:
         pred.types = list(types)
-    return predict_isolated(pred, notes, task), pred.stats
+    records = predict_isolated(pred, notes, task)
+    # The Predictor isolates generation failures note by note, so a cancellation raised inside generate can come
+    # back as per-note error records: a stopped job is reported as stopped, never as a 200 with empty outputs.
+    job.check()
+    return records, pred.stats
 
 
 def create_app(predictor_factory: Callable[[], Any], cfg: ServeConfig | None = None) -> FastAPI:
@@ -252,29 +256,24 @@ def create_app(predictor_factory: Callable[[], Any], cfg: ServeConfig | None = N
             await asyncio.wait({fut, watcher}, timeout=max(job.remaining(), 0.0), return_when=asyncio.FIRST_COMPLETED)
         finally:
             watcher.cancel()
-        error = None
-        if not fut.done():
-            job.cancel("timeout")
-        elif isinstance(fut.exception(), RequestCancelled):
-            pass
-        elif fut.exception() is not None:
-            error = fut.exception()
         seconds = time.perf_counter() - t0
-        if error is not None:
+        if fut.done() and not fut.cancelled() and fut.exception() is None:
+            records, stats = fut.result()
+            log.info("POST /%s: %d note(s), %d with errors, %.2f s", route, len(notes),
+                     sum(1 for r in records if r.errors), seconds)
+            return PredictResponse(task=task, predictions=records, seconds=round(seconds, 3),
+                                   generation=stats.as_dict())
+        if fut.done() and not fut.cancelled() and not isinstance(fut.exception(), RequestCancelled):
             log.error("POST /%s: %d note(s) failed after %.2f s (%s)", route, len(notes), seconds,
-                      type(error).__name__)
-            raise HTTPException(500, f"internal error ({type(error).__name__}); see the server log (which holds no "
-                                     "note text)")
-        if job.stopped():
-            log.info("POST /%s: %d note(s) stopped after %.2f s (%s)", route, len(notes), seconds, job.reason)
-            if job.reason == "client disconnected":
-                return JSONResponse(status_code=499, content={"detail": "client disconnected"})  # nobody reads it
-            raise HTTPException(504, f"request not answered within {cfg.timeout_s:g} s (timeout_s), waiting included;"
-                                     " its generation was stopped. Send fewer or shorter notes, or raise timeout_s")
-        records, stats = fut.result()
-        log.info("POST /%s: %d note(s), %d with errors, %.2f s", route, len(notes),
-                 sum(1 for r in records if r.errors), seconds)
-        return PredictResponse(task=task, predictions=records, seconds=round(seconds, 3), generation=stats.as_dict())
+                      type(fut.exception()).__name__)
+            raise HTTPException(500, f"internal error ({type(fut.exception()).__name__}); see the server log (which "
+                                     "holds no note text)")
+        job.cancel("timeout")  # keeps an earlier reason (client disconnected, server shutting down)
+        log.info("POST /%s: %d note(s) stopped after %.2f s (%s)", route, len(notes), seconds, job.reason)
+        if job.reason == "client disconnected":
+            return JSONResponse(status_code=499, content={"detail": "client disconnected"})  # nobody reads it
+        raise HTTPException(504, f"request not answered within {cfg.timeout_s:g} s (timeout_s), waiting included; "
+                                 "its generation was stopped. Send fewer or shorter notes, or raise timeout_s")
 
     @app.post("/extract", response_model=PredictResponse)
     async def extract(request: Request, body: PredictRequest) -> Any:

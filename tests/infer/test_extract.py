@@ -24,7 +24,7 @@ from cancerllm.cli import app
 from cancerllm.config import GenerateArgs, ModelArgs
 from cancerllm.infer.extract import ExtractConfig, load_predictor, read_done_ids, run
 
-GEN = ["generate.max_new_tokens=3", "generate.batch_size=2", "types=[stage_t]"]
+GEN = ["generate.max_new_tokens=3", "generate.batch_size=2", "window=2", "types=[stage_t]"]
 
 
 def _notes(path: Path, n: int, dup: bool = False) -> Path:
@@ -71,6 +71,8 @@ def test_extract_limit_below_one_is_rejected_before_loading(tmp_path):
         assert res.exit_code == 2, res.output
         assert f"limit: got {bad}, expected a number of notes >= 1" in res.output
         assert "/no/such/model" not in res.output  # refused before any loading
+    res = _cli("extract", str(notes), "window=-1", "model.path=/no/such/model")
+    assert res.exit_code == 2 and "window: got -1" in res.output
 
 
 def test_extract_unwritable_out_fails_before_loading(tmp_path):
@@ -91,7 +93,7 @@ def test_extract_interrupted_run_resumes_to_the_same_records(tiny_model_dir, tmp
 
     part = tmp_path / "part"
     cfg = ExtractConfig(input=str(notes), out=str(part), model=ModelArgs(path=str(tiny_model_dir)),
-                        generate=GenerateArgs(max_new_tokens=3, batch_size=2), types=["stage_t"])
+                        generate=GenerateArgs(max_new_tokens=3, batch_size=2), window=2, types=["stage_t"])
     with pytest.raises(KeyboardInterrupt):
         run(cfg, predictor=_InterruptedAfter(load_predictor(cfg), windows=2))
     written = _records(part)

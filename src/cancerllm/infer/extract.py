@@ -34,7 +34,7 @@ __all__ = ["ExtractConfig", "load_predictor", "read_done_ids", "run"]
 log = logging.getLogger(__name__)
 
 PREDICTIONS = "predictions.jsonl"
-_RESUME_FREE = ("limit",)  # settings that may change between an interrupted run and its resumption
+_RESUME_FREE = ("limit", "window")  # settings that may change between an interrupted run and its resumption
 
 
 @dataclass
@@ -58,6 +58,10 @@ class ExtractConfig:
     """Retrieved examples per prompt (needs --index)."""
     limit: int | None = None
     """Only the first N valid notes (>= 1; unset = all), for quick looks; logged."""
+    window: int = 0
+    """Notes predicted together before their records are written (0 = 4 x generate.batch_size). Larger fills
+    batches and sorts prompts by length better (32 TCGA notes at batch 8, 2 cores: 150-180 s vs 300 s with 8);
+    smaller writes records sooner, so a kill loses less work."""
     seed: int = 0
 
     def validate(self) -> list[str]:
@@ -66,6 +70,8 @@ class ExtractConfig:
             problems.append(f"k: got {self.k} retrieved examples but no --index; build one with `cancerllm rag index`")
         if self.k < 0:
             problems.append(f"k: got {self.k}, expected >= 0")
+        if self.window < 0:
+            problems.append(f"window: got {self.window}, expected >= 1 notes, or 0 for 4 x generate.batch_size")
         if self.limit is not None and self.limit < 1:
             problems.append(f"limit: got {self.limit}, expected a number of notes >= 1 (or leave --limit unset "
                             "for all notes)")
@@ -247,7 +253,7 @@ def run(cfg: ExtractConfig, predictor: Any = None) -> dict[str, Any]:
     bad: list[str] = []
     seen: Counter = Counter()
     window: list[Any] = []
-    window_size = max(1, cfg.generate.batch_size)  # enough notes to fill a generation batch, records come early
+    window_size = cfg.window or max(1, 4 * cfg.generate.batch_size)  # see ExtractConfig.window for the trade-off
     progress = _Progress(min(total, cfg.limit) if cfg.limit else total)
     t0 = time.perf_counter()
 

@@ -203,7 +203,8 @@ def test_extract_progress_reports_rate_and_eta(tiny_model_dir, tmp_path, caplog)
     assert res.exit_code == 0, res.output
     done = [r.message for r in caplog.records if r.message.startswith("done:")]
     assert done and "4 notes written, 4/4 input records read" in done[0] and "notes/s" in done[0]
-    assert "ETA" in done[0]
+    first = [r.message for r in caplog.records if r.message.startswith("progress:")]
+    assert first and first[0].startswith("progress: 2 notes written") and "ETA" in first[0]  # after window 1
 
 
 def test_extract_read_done_ids_refuses_a_corrupt_middle_line(tmp_path):

@@ -204,17 +204,19 @@ def _open_output(cfg: ExtractConfig) -> tuple[IO[str], Counter]:
 # ------------------------------------------------------------------------------------------------ progress
 
 class _Progress:
-    """Notes/s and ETA on stderr (through logging) every ``every_s`` seconds and once at the end."""
+    """Notes/s and ETA on stderr (through logging): after the first window, then every ``every_s`` seconds, and
+    once at the end."""
 
     def __init__(self, total: int, every_s: float = 10.0):
         self.total, self.every_s = total, every_s
         self.t0 = self.last = time.perf_counter()
+        self.logged = False
 
     def update(self, written: int, consumed: int, errors: int, final: bool = False) -> None:
         now = time.perf_counter()
-        if not final and now - self.last < self.every_s:
+        if not final and self.logged and now - self.last < self.every_s:
             return
-        self.last = now
+        self.last, self.logged = now, True
         rate = written / (now - self.t0) if now > self.t0 else 0.0
         left = max(0, self.total - consumed)
         eta = f"{left / rate:.0f}s" if rate > 0 and not final else ("0s" if final else "?")

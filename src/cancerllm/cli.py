@@ -33,6 +33,7 @@ CONFIG_CLASSES = {
     "robustness": "cancerllm.robustness.testbed:RobustnessConfig",
     "rag": "cancerllm.rag.index:IndexConfig",
     "bench": "cancerllm.bench.efficiency:BenchConfig",
+    "classify": "cancerllm.classify.recipe:ClassifyConfig",
 }
 
 # Stage packages that add verbs: module -> the top-level verbs its register(app) adds. Declared here so a stage
@@ -46,6 +47,7 @@ _VERB_MODULES: dict[str, tuple[str, ...]] = {
     "cancerllm.robustness.cli": ("robustness",),
     "cancerllm.evaluate.cli": ("evaluate", "compare", "baseline", "hard-split"),
     "cancerllm.bench.cli": ("bench",),
+    "cancerllm.classify.cli": ("classify",),
     "cancerllm.serve.cli": ("serve",),
     "cancerllm.demo_cli": ("demo",),
 }

@@ -34,7 +34,8 @@ import re
 from functools import lru_cache
 from typing import NamedTuple, Self
 
-__all__ = ["AXIS_TYPES", "MASK", "TnmMatch", "find_tnm", "gold_class", "mask_tnm", "read_match", "read_value"]
+__all__ = ["AXIS_TYPES", "MASK", "TnmMatch", "find_tnm", "gold_class", "mask_tnm", "read_match", "read_value",
+           "stated_classes"]
 
 AXIS_TYPES = {"T": "stage_t", "N": "stage_n", "M": "stage_m"}
 
@@ -376,3 +377,21 @@ def mask_tnm(text: str) -> tuple[str, list[tuple[int, int]]]:
             break
         spans = _merge(spans + [(_to_original(m.start, spans), _to_original(m.end, spans)) for m in left], text)
     return _apply(text, spans), spans
+
+
+def stated_classes(text: str) -> dict[str, TnmMatch]:
+    """The token a registrar would read each axis from: ``{"T": match, "N": ..., "M": ...}`` (axes not stated
+    with a T1-T4 / N0-N3 / M0-M1 class are absent). Pathologic tokens beat clinical and bare ones; among equals
+    the first occurrence wins (the final diagnosis leads a report; addenda and history come later).
+
+    Example:
+        >>> {a: (m.cls, m.prefix) for a, m in stated_classes("cT3 N0. Final: pT2a pNX; later ypT1").items()}
+        {'T': ('T2', 'p'), 'N': ('N0', '')}
+    """
+    best: dict[str, TnmMatch] = {}
+    for m in find_tnm(text):
+        if m.cls is None:
+            continue
+        if m.axis not in best or (m.pathologic and not best[m.axis].pathologic):
+            best[m.axis] = m
+    return best

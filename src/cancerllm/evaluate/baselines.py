@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 from cancerllm.data.schema import Mention, Note, Prediction
-from cancerllm.data.tnm import find_tnm
+from cancerllm.data.tnm import stated_classes
 from cancerllm.evaluate.scorer import gold_labels
 
 __all__ = ["BASELINES", "STAGE_KEYS", "regex_labels", "regex_predict", "run_baseline", "tfidf_predict"]
@@ -30,26 +30,15 @@ STAGE_KEYS = ("t_stage", "n_stage", "m_stage")
 _KEY = {"T": "t_stage", "N": "n_stage", "M": "m_stage"}
 
 
-def _tokens(text: str):
-    """Yield (key, coarse value or None, is_pathologic, start, end) for every TNM token find_tnm accepts."""
-    for m in find_tnm(text):
-        yield _KEY[m.axis], m.cls, m.pathologic, m.start, m.end
-
-
 def regex_labels(text: str) -> dict[str, str | None]:
     """Coarse T/N/M stated in ``text`` (None where not stated or stated as X/0/is)."""
     return {k: v for k, (v, _) in _pick(text).items()}
 
 
 def _pick(text: str) -> dict[str, tuple[str | None, tuple[int, int] | None]]:
-    best: dict[str, tuple[int, str, tuple[int, int]]] = {}
-    for key, value, patho, s, e in _tokens(text):
-        if value is None:
-            continue
-        rank = 0 if patho else 1  # pathologic beats clinical/bare; ties keep the first occurrence
-        if key not in best or rank < best[key][0]:
-            best[key] = (rank, value, (s, e))
-    return {k: (best[k][1], best[k][2]) if k in best else (None, None) for k in STAGE_KEYS}
+    stated = stated_classes(text)
+    return {k: (stated[a].cls, (stated[a].start, stated[a].end)) if a in stated else (None, None)
+            for a, k in _KEY.items()}
 
 
 def regex_predict(notes: list[Note], fallback: dict[str, str] | None = None) -> list[Prediction]:

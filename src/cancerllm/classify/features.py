@@ -1,0 +1,161 @@
+"""Feature builders for the document-level heads: lexical (TF-IDF), measurements, and the LM's hidden states.
+
+Every builder is fitted on training notes only and applied unchanged to dev/test notes. The heads are trained on
+TNM-masked text (:func:`cancerllm.data.tnm.mask_tnm`): they are the path used when a report states no stage, so
+they must learn from what a report describes (size, invasion, nodes), not from the stage strings the evidence
+path already reads.
+
+* :class:`Lexical`: word 1-2-gram and character 3-5-gram TF-IDF (character n-grams absorb OCR noise:
+  "carcinorna", "lyrnph"), plus a word block over the report's opening (its final diagnosis).
+* :func:`measure_matrix`: tumour size and node counts (:mod:`cancerllm.classify.measures`).
+* :class:`LMFeatures`: mean-pooled hidden states of a causal LM (the embedded SmolLM2 or a training run's
+  model), read over token-budget chunks so the whole report is seen, cached per note so a rerun is free.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cancerllm.classify.measures import find_measures, measure_vector
+
+__all__ = ["LMFeatures", "Lexical", "measure_matrix"]
+
+log = logging.getLogger(__name__)
+
+
+class Lexical:
+    """Word + character TF-IDF; ``fit`` on training texts, ``transform`` anything after.
+
+    Example:
+        >>> lex = Lexical(min_df=1).fit(["invasive ductal carcinoma", "clear cell renal cell carcinoma"])
+        >>> lex.transform(["ductal carcinoma"]).shape[0]
+        1
+    """
+
+    def __init__(self, min_df: int = 2, max_word: int = 200_000, max_char: int = 300_000, head_chars: int = 600):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.word = TfidfVectorizer(ngram_range=(1, 2), min_df=min_df, max_df=0.95, sublinear_tf=True,
+                                    max_features=max_word, dtype=np.float32)
+        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=max(min_df, 1) + 1 if min_df > 1
+                                    else 1, sublinear_tf=True, max_features=max_char, dtype=np.float32)
+        # The opening of a pathology report is its final diagnosis: a separate block over the first `head_chars`
+        # characters lets "chromophobe" or "squamous" there outweigh the same word in a differential further down
+        # (cancer-type macro-recall on TCGA dev 0.923 -> 0.956).
+        self.head_chars = head_chars
+        self.head = TfidfVectorizer(ngram_range=(1, 2), min_df=min_df, sublinear_tf=True, dtype=np.float32)
+
+    def fit(self, texts: list[str]) -> Lexical:
+        self.word.fit(texts)
+        self.char.fit(texts)
+        if self.head_chars:
+            self.head.fit([t[: self.head_chars] for t in texts])
+        return self
+
+    def transform(self, texts: list[str], opening: bool = True) -> Any:
+        """(n, features) sparse matrix; ``opening=False`` leaves out the report-opening block."""
+        from scipy.sparse import hstack
+
+        blocks = [self.word.transform(texts), self.char.transform(texts)]
+        if opening and self.head_chars:
+            blocks.append(self.transform_opening(texts))
+        return hstack(blocks).tocsr()
+
+    def transform_opening(self, texts: list[str]) -> Any:
+        """The report-opening block alone (first ``head_chars`` characters)."""
+        return self.head.transform([t[: self.head_chars] for t in texts])
+
+
+def measure_matrix(texts: list[str]) -> np.ndarray:
+    """(n, 6) dense measurement features, one row per text."""
+    return np.array([measure_vector(find_measures(t)) for t in texts], dtype=np.float32).reshape(len(texts), -1)
+
+
+class LMFeatures:
+    """Mean-pooled hidden states of a causal LM over a whole report, cached on disk per note.
+
+    The report is cut into chunks of at most ``max_tokens`` tokens (at most ``max_chunks`` of them, the first
+    ones: the diagnosis leads a pathology report); each chunk's hidden states at ``layer`` are averaged over its
+    tokens and the chunk vectors averaged into one. Only the layers up to ``layer`` run (the upper ones are never
+    computed), which is what makes this affordable on 2 CPU cores.
+
+    Args:
+        model: a loaded causal LM (transformers); its first ``layer`` decoder layers are used.
+        tokenizer: its tokenizer.
+        layer: hidden-state index (0 = embeddings); the forward stops after this layer.
+        max_tokens: tokens per chunk; max_chunks: chunks read per report (coverage is logged).
+        cache_dir: folder for the per-note vectors; a rerun (or a resumed run) reads them back.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, layer: int = 16, max_tokens: int = 512, max_chunks: int = 4,
+                 batch_size: int = 4, cache_dir: str | Path | None = None, fingerprint: str = ""):
+        self.tok = tokenizer
+        # Keep only the decoder layers up to `layer`: the upper ones would be computed and thrown away. The
+        # model object is the caller's; it is loaded for feature extraction only (see recipe.load_lm).
+        self.body = model.get_decoder() if hasattr(model, "get_decoder") else model.model
+        if 0 < layer < len(self.body.layers):
+            import torch
+
+            self.body.layers = torch.nn.ModuleList(list(self.body.layers)[:layer])
+            self.body.config.num_hidden_layers = layer
+        self.layer, self.max_tokens, self.max_chunks, self.batch_size = layer, max_tokens, max_chunks, batch_size
+        key = json.dumps([fingerprint, layer, max_tokens, max_chunks])
+        self.cache = Path(cache_dir) / hashlib.sha256(key.encode()).hexdigest()[:16] if cache_dir else None
+        self.chars_total = self.chars_seen = 0
+
+    def _chunks(self, text: str) -> list[list[int]]:
+        ids = self.tok(text, add_special_tokens=False)["input_ids"]
+        chunks = [ids[i:i + self.max_tokens] for i in range(0, max(len(ids), 1), self.max_tokens)]
+        self.chars_total += len(text)
+        kept = chunks[: self.max_chunks]
+        self.chars_seen += len(text) if len(kept) == len(chunks) else int(len(text) * len(kept) / len(chunks))
+        return kept or [[self.tok.eos_token_id or 0]]
+
+    def _encode(self, chunks: list[list[int]]) -> np.ndarray:
+        """Mean-pooled hidden state of each chunk (right-padded batch, padding masked out)."""
+        import torch
+
+        width = max(len(c) for c in chunks)
+        pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
+        ids = torch.tensor([c + [pad] * (width - len(c)) for c in chunks])
+        mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for c in chunks])
+        with torch.inference_mode():
+            h = self.body(input_ids=ids, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1).to(h.dtype)
+            pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)
+        return pooled.float().numpy()
+
+    def _path(self, note_id: str) -> Path | None:
+        return self.cache / f"{hashlib.sha256(note_id.encode()).hexdigest()[:24]}.npy" if self.cache else None
+
+    def transform(self, ids: list[str], texts: list[str]) -> np.ndarray:
+        """(n, hidden) matrix; notes already in the cache are read back, the others computed and cached."""
+        if self.cache:
+            self.cache.mkdir(parents=True, exist_ok=True)
+        rows: list[np.ndarray | None] = []
+        todo = []
+        for i, nid in enumerate(ids):
+            p = self._path(nid)
+            rows.append(np.load(p) if p is not None and p.exists() else None)
+            if rows[-1] is None:
+                todo.append(i)
+        t0 = time.perf_counter()
+        for done, i in enumerate(todo, 1):
+            chunks = self._chunks(texts[i])
+            vecs = np.concatenate([self._encode(chunks[j:j + self.batch_size])
+                                   for j in range(0, len(chunks), self.batch_size)])
+            rows[i] = vecs.mean(0)
+            if (p := self._path(ids[i])) is not None:
+                np.save(p, rows[i])  # one file per note: a killed run resumes where it stopped
+            if done % 50 == 0 or done == len(todo):
+                rate = done / (time.perf_counter() - t0)
+                log.info("lm features: %d/%d notes, %.2f notes/s, ETA %.0f s", done, len(todo), rate,
+                         (len(todo) - done) / max(rate, 1e-9))
+        return np.stack(rows).astype(np.float32)

@@ -1,0 +1,142 @@
+"""Measurements a pathologist stages from when no TNM string is written: tumour size and positive lymph nodes.
+
+When a report states ``pT2`` the label is read from that token (:mod:`cancerllm.data.tnm`). When it does not (or
+the token was masked: the "hard" split), AJCC staging still follows from what the report measures: a 2.6 cm breast
+carcinoma is T2, "metastatic carcinoma in 2 of 14 lymph nodes" is N1 for most sites. This module finds those
+measurements with their character spans, so a label inferred from them can point at the words it came from.
+
+Rules favour the tumour over the specimen: a size is taken from a sentence that names the tumour's size
+("Invasive tumor size: 2.6 cm", "greatest dimension 3.0 cm", "carcinoma, 2.6 cm") before any other size
+("specimen measures 25 x 20 x 5 cm" is never a tumour size). Multi-dimension sizes ("3.0 x 2.5 x 2.0 cm") count
+by their largest dimension. Node counts are read from "(2/14)", "2 of 14 lymph nodes" and "14 lymph nodes (2/14)".
+
+Example:
+    >>> m = find_measures("Invasive tumor size: 2.6 cm. Specimen 25 x 20 x 5 cm. Nodes: 2/14 lymph nodes positive.")
+    >>> m.size_cm, m.nodes_positive, m.nodes_examined
+    (2.6, 2, 14)
+    >>> "Invasive tumor size: 2.6 cm..."[m.size_span[0]:m.size_span[1]]
+    '2.6 cm'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["MEASURE_NAMES", "Measures", "find_measures", "measure_vector"]
+
+_NUM = r"\d{1,3}(?:[.,]\d{1,2})?"
+_DIMS = rf"(?P<dims>{_NUM}(?:\s*[x×X]\s*{_NUM}){{0,2}})\s*(?P<unit>cm|mm)\b"
+# Strong cues: the sentence is about the tumour's size. The lazy gap keeps the first size after the cue.
+_STRONG = re.compile(
+    r"(?:tumou?r\s+size|size\s+of\s+(?:the\s+)?(?:invasive\s+)?(?:tumou?r|carcinoma|lesion|mass)|"
+    r"greatest\s+(?:dimension|diameter|extent)|maximum\s+(?:dimension|diameter)|largest\s+(?:dimension|diameter)|"
+    r"(?:tumou?r|carcinoma|mass|lesion|neoplasm|nodule)\s*(?:measures|measuring|measured|,|\(|of|is)\s*)"
+    rf"[^.;]{{0,40}}?{_DIMS}", re.IGNORECASE)
+_NODES = [
+    # "metastatic carcinoma in 2 of 14 lymph nodes", "2/14 lymph nodes"
+    re.compile(r"(?P<pos>\d{1,2})\s*(?:/|of|out of)\s*(?P<tot>\d{1,2})\s*(?:\w+\s+){0,3}?(?:lymph\s*)?nodes?",
+               re.IGNORECASE),
+    # "lymph nodes (2/14)", "lymph node, 0/3"
+    re.compile(r"(?:lymph\s*)?nodes?[^.;()]{0,40}?\(?\s*(?P<pos>\d{1,2})\s*/\s*(?P<tot>\d{1,2})\s*\)?",
+               re.IGNORECASE),
+]
+MEASURE_NAMES = ("log_size_cm", "has_size", "nodes_positive", "nodes_examined", "has_nodes", "node_groups")
+
+
+@dataclass
+class Measures:
+    """Tumour size (cm) and node counts found in one report, with the spans they were read from."""
+
+    size_cm: float | None = None
+    size_span: tuple[int, int] | None = None
+    nodes_positive: int | None = None
+    nodes_examined: int | None = None
+    node_spans: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _largest_cm(dims: str, unit: str) -> float:
+    values = [float(v.replace(",", ".")) for v in re.split(r"\s*[x×X]\s*", dims)]
+    return max(values) / (10.0 if unit.lower() == "mm" else 1.0)
+
+
+def find_measures(text: str) -> Measures:
+    """Tumour size and node counts of ``text`` (None where the report states none).
+
+    Args:
+        text: the report.
+
+    Returns:
+        :class:`Measures`; ``size_span`` covers the number and unit ("2.6 cm"), node spans the "2/14" fragments.
+    """
+    out = Measures()
+    for m in _STRONG.finditer(text):
+        size = _largest_cm(m.group("dims"), m.group("unit"))
+        if 0.05 <= size <= 40:  # outside this range it is a specimen, an OCR slip or a dosage, not a tumour
+            out.size_cm, out.size_span = round(size, 2), (m.start("dims"), m.end("unit"))
+            break
+    seen: set[tuple[int, int]] = set()
+    pos = tot = 0
+    for pattern in _NODES:
+        for m in pattern.finditer(text):
+            p, t = int(m.group("pos")), int(m.group("tot"))
+            span = (m.start("pos"), m.end("tot"))
+            # A count cannot exceed what was examined; overlapping matches of the two patterns count once.
+            if t == 0 or p > t or any(s < span[1] and span[0] < e for s, e in seen):
+                continue
+            seen.add(span)
+            pos, tot = pos + p, tot + t
+    if seen:
+        out.nodes_positive, out.nodes_examined, out.node_spans = pos, tot, sorted(seen)
+    return out
+
+
+def measure_vector(m: Measures) -> list[float]:
+    """Dense features in :data:`MEASURE_NAMES` order (missing values as -1, flags 0/1)."""
+    import math
+
+    return [math.log1p(m.size_cm) if m.size_cm is not None else -1.0, float(m.size_cm is not None),
+            float(m.nodes_positive) if m.nodes_positive is not None else -1.0,
+            float(m.nodes_examined) if m.nodes_examined is not None else -1.0,
+            float(m.nodes_positive is not None), float(len(m.node_spans))]
+
+
+# AJCC 7th edition (the edition most TCGA cases were staged with): the T category a tumour's greatest dimension
+# alone implies, per TCGA project, as upper bounds (cm) of T1, T2, ...; and the N category a count of positive
+# regional nodes implies, as upper bounds of N0, N1, .... Sites staged by depth of invasion or location (colon, bladder,
+# prostate, lung nodes) have no size/count rule here: the trees learn what they can from the words.
+SIZE_T_CM: dict[str, tuple[float, ...]] = {
+    "BRCA": (2.0, 5.0), "LUAD": (3.0, 7.0), "LUSC": (3.0, 7.0), "MESO": (3.0, 7.0),
+    "KIRC": (7.0,), "KIRP": (7.0,), "KICH": (7.0,), "THCA": (2.0, 4.0), "HNSC": (2.0, 4.0), "ACC": (5.0,),
+    "PAAD": (2.0,), "SARC": (5.0,), "UVM": (10.0,),
+}
+NODES_N: dict[str, tuple[int, ...]] = {
+    "BRCA": (0, 3, 9), "COAD": (0, 3), "READ": (0, 3), "STAD": (0, 2, 6), "ESCA": (0, 2, 6), "BLCA": (0, 1),
+    "PAAD": (0,), "CHOL": (0,), "LIHC": (0,), "THCA": (0,), "KIRC": (0,), "KIRP": (0,), "KICH": (0,),
+}
+
+
+def rule_t(cancer_type: str | None, size_cm: float | None) -> int:
+    """T category (1-4) that size alone implies for ``cancer_type``; 0 when no rule applies.
+
+    Example:
+        >>> rule_t("BRCA", 2.6), rule_t("LUAD", 8.0), rule_t("COAD", 3.0), rule_t("BRCA", None)
+        (2, 3, 0, 0)
+    """
+    bounds = SIZE_T_CM.get(cancer_type or "")
+    if not bounds or size_cm is None:
+        return 0
+    return 1 + sum(size_cm > b for b in bounds)
+
+
+def rule_n(cancer_type: str | None, positive: int | None) -> int:
+    """N category + 1 (1 = N0, 2 = N1, ...) that a positive-node count implies; 0 when no rule applies.
+
+    Example:
+        >>> rule_n("BRCA", 0), rule_n("BRCA", 5), rule_n("COAD", 12), rule_n("PRAD", 2)
+        (1, 3, 3, 0)
+    """
+    bounds = NODES_N.get(cancer_type or "")
+    if not bounds or positive is None:
+        return 0
+    return 1 + sum(positive > b for b in bounds)

@@ -1,0 +1,31 @@
+"""Tumour size and node counts, read with their spans, and the AJCC rules built on them."""
+
+from cancerllm.classify.measures import find_measures, measure_vector, rule_n, rule_t
+
+
+def test_measures_tumour_size_beats_specimen_size():
+    text = "Specimen: mastectomy, 25 x 20 x 5 cm. Tumor size: 2.6 x 1.9 x 1.0 cm."
+    m = find_measures(text)
+    assert m.size_cm == 2.6
+    assert text[m.size_span[0]:m.size_span[1]] == "2.6 x 1.9 x 1.0 cm"
+
+
+def test_measures_size_in_mm_and_no_size():
+    assert find_measures("Invasive carcinoma measuring 18 mm in greatest dimension.").size_cm == 1.8
+    m = find_measures("Benign breast tissue, no tumor identified.")
+    assert m.size_cm is None and m.size_span is None
+    assert measure_vector(m)[:2] == [-1.0, 0.0]
+
+
+def test_measures_node_counts_sum_over_groups_and_skip_impossible():
+    text = "Metastatic carcinoma in 2 of 14 lymph nodes. Sentinel lymph node (0/3). Nodes 5/2 (typo)."
+    m = find_measures(text)
+    assert (m.nodes_positive, m.nodes_examined) == (2, 17)
+    assert [text[s:e] for s, e in m.node_spans] == ["2 of 14", "0/3"]
+
+
+def test_measures_rules_follow_ajcc_tables():
+    assert [rule_t("BRCA", s) for s in (1.5, 2.0, 2.1, 5.1)] == [1, 1, 2, 3]
+    assert rule_t("KIRC", 7.5) == 2 and rule_t("PRAD", 3.0) == 0
+    assert [rule_n("BRCA", p) for p in (0, 3, 4, 10)] == [1, 2, 3, 4]
+    assert rule_n("BRCA", None) == 0

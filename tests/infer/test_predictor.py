@@ -95,3 +95,23 @@ def test_extract_cli_bad_config_names_the_field(tmp_path):
     assert res.exit_code == 2
     assert "k: got 2 retrieved examples but no --index" in res.output
     assert "types: got 'size'" in res.output
+
+
+def test_predictor_lets_cancellation_through_without_retrying(tiny_model, tiny_tokenizer):
+    # A server timeout stops generation; the Predictor must not retry note by note nor turn it into records.
+    import pytest
+
+    from cancerllm.infer.generate import GenerationCancelled
+
+    calls = []
+
+    class _Cancelled:
+        def generate(self, *args, **kwargs):
+            calls.append(1)
+            raise GenerationCancelled("deadline passed")
+
+    tiny_model.__class__ = type("CancelledLlama", (_Cancelled, type(tiny_model)), {})
+    notes = [Note(id=str(i), text="pT2 N0 M0.") for i in range(3)]
+    with pytest.raises(GenerationCancelled):
+        _predictor(tiny_model, tiny_tokenizer).predict(notes, "phenotype")
+    assert len(calls) == 1  # one batch, no per-note retries

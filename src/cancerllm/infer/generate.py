@@ -19,7 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GenerationStats", "generate"]
+__all__ = ["GenerationCancelled", "GenerationStats", "generate"]
+
+
+class GenerationCancelled(Exception):
+    """Raised by a wrapped model when the caller stopped generation (a request timeout, a client gone).
+
+    The Predictor lets it through untouched: a cancelled batch must not be retried note by note, and its
+    half-generated outputs must never become records."""
 
 
 @dataclass

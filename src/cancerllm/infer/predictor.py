@@ -24,7 +24,7 @@ from cancerllm.data.phenotypes import ENTITY_TYPES
 from cancerllm.data.prompts import Example, get_style
 from cancerllm.data.schema import Note, Prediction
 from cancerllm.data.values import labels_from_mentions
-from cancerllm.infer.generate import GenerationStats, generate
+from cancerllm.infer.generate import GenerationCancelled, GenerationStats, generate
 from cancerllm.infer.postprocess import check_diagnosis, ground_mentions, merge_mentions, vote_diagnosis
 
 __all__ = ["EMPTY_NOTE", "Predictor", "Request"]
@@ -161,6 +161,8 @@ class Predictor:
         try:
             return generate(self.model, self.tokenizer, prompts, self.gen.max_new_tokens, self.gen.batch_size,
                             self.stats, progress), {}
+        except GenerationCancelled:
+            raise  # the caller stopped us: retrying note by note would run on after a timeout
         except Exception as err:  # noqa: BLE001 - isolated below, note by note
             first = err
         by_note: dict[int, list[int]] = {}

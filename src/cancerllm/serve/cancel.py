@@ -21,10 +21,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from cancerllm.infer.generate import GenerationCancelled
+
 __all__ = ["CancellableModel", "Job", "RequestCancelled"]
 
 
-class RequestCancelled(Exception):
+class RequestCancelled(GenerationCancelled):
     """Generation was stopped because the request timed out or its client went away (``reason`` says which)."""
 
     def __init__(self, reason: str):

@@ -32,8 +32,8 @@ def test_demo_diagnosis_counters_exclude_the_phenotype_run(tiny_model_dir, tiny_
 def test_demo_data_choice_auto_warns_tcga_requires_synth_is_explicit(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv(ENV_VAR, str(tmp_path))  # a data root without the TCGA reports
     with caplog.at_level(logging.INFO, logger="cancerllm"):
-        train, test, source = _load_data(DemoConfig(data="auto", n_train=6, n_eval=2))
-    assert source.startswith("synthetic") and len(train) == 6 and len(test) == 2
+        train, dev, test, source = _load_data(DemoConfig(data="auto", n_train=6, n_eval=2, n_dev=3))
+    assert source.startswith("synthetic") and (len(train), len(dev), len(test)) == (6, 3, 2)
     assert any(r.levelno == logging.WARNING and "SYNTHETIC" in r.getMessage() for r in caplog.records)
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="cancerllm"):

@@ -4,7 +4,9 @@
 2. a short LoRA continued pretraining on pathology reports (causal-LM loss);
 3. a short multi-task SFT (phenotypes + diagnosis) on top of the pretraining adapter;
 4. extract and diagnose held-out reports with the untouched model (zero-shot) and the trained one;
-5. score both with ``cancerllm evaluate`` and print a before/after table with every path written.
+5. label the same reports with ``cancerllm classify`` (evidence first, calibrated heads; fitted on the same
+   training notes) and with the regex and TF-IDF baselines;
+6. score all of them with ``cancerllm evaluate`` and print one table with every path written.
 
 Data: the TCGA pathology reports in ``../shared/data`` when present (train split for training, test split for the
 held-out reports), else the bundled synthetic generator, so the demo runs on any fresh clone. The step counts are
@@ -47,6 +49,8 @@ class DemoConfig:
     """Training notes sampled (seeded) from the train split."""
     n_eval: int = 12
     """Held-out notes scored for the before/after table."""
+    n_dev: int = 100
+    """Dev notes (seeded sample of the dev split) on which the classifier's confidences are calibrated."""
     pretrain_steps: int = 8
     sft_steps: int = 48
     sft_lr: float = 1e-3
@@ -64,7 +68,7 @@ class DemoConfig:
 
     def validate(self) -> list[str]:
         problems = []
-        for name in ("n_train", "n_eval", "pretrain_steps", "sft_steps", "max_new_tokens", "batch_size"):
+        for name in ("n_train", "n_eval", "n_dev", "pretrain_steps", "sft_steps", "max_new_tokens", "batch_size"):
             problems += at_least(name, getattr(self, name), 1)
         problems += at_least("max_seq_len", self.max_seq_len, MIN_PROMPT_TOKENS + 8)
         problems += at_least("max_prompt_tokens", self.max_prompt_tokens, MIN_PROMPT_TOKENS)
@@ -76,8 +80,8 @@ class DemoConfig:
         return problems + at_least("seed", self.seed, 0)
 
 
-def _load_data(cfg: DemoConfig) -> tuple[list[Any], list[Any], str]:
-    """(train notes, held-out notes, source description)."""
+def _load_data(cfg: DemoConfig) -> tuple[list[Any], list[Any], list[Any], str]:
+    """(train notes, dev notes for calibration, held-out notes, source description)."""
     from cancerllm.errors import ResourceError
 
     rng = random.Random(cfg.seed)
@@ -85,7 +89,7 @@ def _load_data(cfg: DemoConfig) -> tuple[list[Any], list[Any], str]:
         try:
             from cancerllm.data.tcga import load_tcga
 
-            train, test = load_tcga("train"), load_tcga("test")
+            train, dev, test = load_tcga("train"), load_tcga("dev"), load_tcga("test")
             # Held-out reports with a gold T label, so every scored row has stage and type gold.
             test = [n for n in test if n.labels.get("t_stage")]
             # Train on reports whose labels the text supports (evidence spans), plus some without, so the model
@@ -94,7 +98,8 @@ def _load_data(cfg: DemoConfig) -> tuple[list[Any], list[Any], str]:
             without = [n for n in train if not n.mentions]
             k = min(len(with_ev), int(cfg.n_train * 0.75))
             picked = rng.sample(with_ev, k) + rng.sample(without, min(len(without), cfg.n_train - k))
-            return picked, rng.sample(test, min(cfg.n_eval, len(test))), "TCGA pathology reports (shared data)"
+            return (picked, rng.sample(dev, min(cfg.n_dev, len(dev))), rng.sample(test, min(cfg.n_eval, len(test))),
+                    "TCGA pathology reports (shared data)")
         except ResourceError as err:
             if cfg.data == "tcga":
                 raise ResourceError(f"data: 'tcga' needs the shared TCGA reports, not found ({err}); "
@@ -104,10 +109,12 @@ def _load_data(cfg: DemoConfig) -> tuple[list[Any], list[Any], str]:
                         str(err).split(";")[0])
     from cancerllm.data.synth import synthesize
 
-    notes = synthesize(cfg.n_train * 2, cfg.seed)
+    # The generator's patient split is ~81/10/9 train/dev/test: make enough notes for every requested count.
+    notes = synthesize(cfg.n_train * 2 + 12 * (cfg.n_dev + cfg.n_eval), cfg.seed)
     train = [n for n in notes if n.split == "train"][:cfg.n_train]
+    dev = [n for n in notes if n.split == "dev"][:cfg.n_dev]
     test = [n for n in notes if n.split == "test"][:cfg.n_eval]
-    return train, test, "synthetic notes (cancerllm data synth)"
+    return train, dev, test, "synthetic notes (cancerllm data synth)"
 
 
 def _predict(run_dir: str | None, cfg: DemoConfig, gold: Path, out: Path, types: list[str]) -> tuple[dict, float]:
@@ -133,6 +140,30 @@ def _predict(run_dir: str | None, cfg: DemoConfig, gold: Path, out: Path, types:
     merged = out / "predictions.jsonl"
     merged.write_text("".join((out / t / "predictions.jsonl").read_text() for t in ("phenotype", "diagnosis")))
     return evaluate(merged, gold, out=out / "eval", task="all", bootstrap=1000, seed=cfg.seed), seconds
+
+
+def _classify_and_baselines(cfg: DemoConfig, train_file: Path, dev_file: Path, gold: Path,
+                            out: Path) -> tuple[list[tuple[str, dict]], float]:
+    """The document-level classifier and the two baselines on the held-out notes: [(row name, metrics)], seconds."""
+    from cancerllm.classify.recipe import ClassifyConfig
+    from cancerllm.classify.recipe import run as run_classify
+    from cancerllm.evaluate.baselines import run_baseline
+    from cancerllm.evaluate.run import evaluate
+
+    t0 = time.perf_counter()
+    # Same training notes as the LLM; 3 folds and 60 boosting rounds: a few hundred notes, sized for the demo.
+    ccfg = ClassifyConfig(train=str(train_file), dev=str(dev_file), predict=[str(gold)], hard=False,
+                          out=str(out / "classify"), folds=3, trees=60, seed=cfg.seed)
+    written = run_classify(ccfg)["written"]
+    rows = [("classifier (evidence + calibrated heads)",
+             evaluate(written[gold.stem], gold, out=out / "classify" / "eval", task="all", bootstrap=1000,
+                      seed=cfg.seed))]
+    for name, label in (("regex", "regex baseline (stated TNM, else majority)"),
+                        ("tfidf", "TF-IDF + logistic regression")):
+        pred = run_baseline(name, train_file, gold, out / "baselines" / f"{name}.jsonl")
+        rows.append((label, evaluate(pred, gold, out=out / "baselines" / f"{name}_eval", task="all",
+                                     bootstrap=1000, seed=cfg.seed)))
+    return rows, time.perf_counter() - t0
 
 
 def _row(name: str, m: dict) -> dict[str, Any]:
@@ -177,11 +208,12 @@ def run(cfg: DemoConfig) -> dict[str, Any]:
         embedded_model_dir()
     timings["prepare model"] = time.perf_counter() - t0
 
-    train, held_out, source = _load_data(cfg)
+    train, dev, held_out, source = _load_data(cfg)
     types = annotated_types(train) or ["stage_t", "stage_n", "stage_m"]
     data_dir = out / "data"
     train_file = write_jsonl(train, data_dir / "train.jsonl")
     gold_file = write_jsonl(held_out, data_dir / "held_out.jsonl")
+    dev_file = write_jsonl(dev, data_dir / "dev.jsonl")
     log.info("demo data: %s; %d training notes, %d held-out notes, types %s", source, len(train), len(held_out), types)
 
     t0 = time.perf_counter()
@@ -207,7 +239,9 @@ def run(cfg: DemoConfig) -> dict[str, Any]:
     zs_metrics, timings["zero-shot inference"] = _predict(None, cfg, gold_file, out / "zero_shot", types)
     ft_metrics, timings["trained inference"] = _predict(str(ft.out), cfg, gold_file, out / "trained", types)
 
+    others, timings["classifier + baselines"] = _classify_and_baselines(cfg, train_file, dev_file, gold_file, out)
     rows = [_row("zero-shot (embedded)", zs_metrics), _row("trained (pretrain + SFT)", ft_metrics)]
+    rows += [_row(name, m) for name, m in others]
     table = _table(rows)
     timings["total"] = time.perf_counter() - t_start
     summary = {"source": source, "n_train": len(train), "n_held_out": len(held_out), "types": types, "rows": rows,
@@ -216,6 +250,7 @@ def run(cfg: DemoConfig) -> dict[str, Any]:
                "paths": {"pretrain run": str(pt.out), "sft run": str(ft.out),
                          "zero-shot report": str(out / "zero_shot" / "eval" / "report.html"),
                          "trained report": str(out / "trained" / "eval" / "report.html"),
+                         "classifier run": str(out / "classify"),
                          "held-out gold": str(gold_file), "summary": str(out / "summary.md")}}
     lines = ["# CancerLLM demo\n", f"Data: {source}; {len(train)} training notes, {len(held_out)} held-out notes.",
              f"Types extracted: {', '.join(types)}.\n", table, "",

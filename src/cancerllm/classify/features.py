@@ -132,8 +132,10 @@ class LMFeatures:
             pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)
         return pooled.float().numpy()
 
-    def _path(self, note_id: str) -> Path | None:
-        return self.cache / f"{hashlib.sha256(note_id.encode()).hexdigest()[:24]}.npy" if self.cache else None
+    def _path(self, note_id: str, text: str) -> Path | None:
+        # Keyed by id and text: the same report masked ("hard" copy) or edited is a different input.
+        key = hashlib.sha256(f"{note_id}\x00{text}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return self.cache / f"{key}.npy" if self.cache else None
 
     def transform(self, ids: list[str], texts: list[str]) -> np.ndarray:
         """(n, hidden) matrix; notes already in the cache are read back, the others computed and cached."""
@@ -142,7 +144,7 @@ class LMFeatures:
         rows: list[np.ndarray | None] = []
         todo = []
         for i, nid in enumerate(ids):
-            p = self._path(nid)
+            p = self._path(nid, texts[i])
             rows.append(np.load(p) if p is not None and p.exists() else None)
             if rows[-1] is None:
                 todo.append(i)
@@ -152,7 +154,7 @@ class LMFeatures:
             vecs = np.concatenate([self._encode(chunks[j:j + self.batch_size])
                                    for j in range(0, len(chunks), self.batch_size)])
             rows[i] = vecs.mean(0)
-            if (p := self._path(ids[i])) is not None:
+            if (p := self._path(ids[i], texts[i])) is not None:
                 np.save(p, rows[i])  # one file per note: a killed run resumes where it stopped
             if done % 50 == 0 or done == len(todo):
                 rate = done / (time.perf_counter() - t0)

@@ -24,7 +24,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -51,7 +51,11 @@ class LMArgs:
     """Tokens per chunk."""
     max_chunks: int = 2
     """Chunks read per report (the first ones); the share of characters read is logged and saved."""
-    batch_size: int = 2
+    batch_size: int = 1
+    """Chunks per forward pass (1 was fastest on 2 CPU cores: no padding)."""
+    dtype: Literal["auto", "bf16", "fp32"] = "auto"
+    """auto: bf16 on CPUs/GPUs that run it fast, fp32 when the model carries adapters (bf16 would round away
+    small LoRA updates, see model/load.py)."""
     threads: int = 0
     """torch threads (0 = torch's default)."""
 
@@ -352,7 +356,7 @@ def _plot_reliability(report: dict[str, Any], path: Path) -> None:
 
 
 def load_lm(args: LMArgs, cache_dir: Path) -> Any:
-    """The LM feature extractor of ``args`` (fp32 weights: features must not depend on bf16 rounding)."""
+    """The LM feature extractor of ``args`` (dtype resolved by :func:`cancerllm.model.load.load_model`)."""
     import torch
 
     from cancerllm.classify.features import LMFeatures
@@ -361,7 +365,7 @@ def load_lm(args: LMArgs, cache_dir: Path) -> Any:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    margs = ModelArgs(path=args.path, dtype="fp32")
+    margs = ModelArgs(path=args.path, dtype=args.dtype)
     if (Path(args.path) / "config.yaml").exists() and not (Path(args.path) / "config.json").exists():
         margs = model_args_for_run(args.path, margs)  # a training run folder: base + its adapters
     model, tok, info = load_model(margs)

@@ -42,6 +42,9 @@ def test_recipe_writes_every_output(classified):
         assert (out / name).exists(), name
     calibration = json.loads((out / "calibration.json").read_text())
     assert {"cancer_type", "t_stage"} <= set(calibration)
+    held = json.loads((out / "calibration_test.json").read_text())  # synthetic test notes carry gold labels
+    assert "cancer_type" in held and 0 <= held["cancer_type"]["ece_after"] <= 1
+    assert (out / "reliability_test.png").exists()
 
 
 def test_recipe_every_label_is_auditable(classified, synth_files):

@@ -13,8 +13,10 @@ Shape (build -> fit -> calibrate -> predict -> report), evidence first:
 3. Heads are calibrated on dev (one temperature each); ECE and a reliability diagram are written for dev.
 
 Outputs in ``out``: ``<input name>.jsonl`` per predicted file (and ``<name>_hard.jsonl`` for the TNM-masked
-copy when ``hard``), ``model.joblib`` (everything needed to predict again), ``calibration.json``,
-``reliability.png``, ``config.yaml``, ``meta.json``, ``timings.json``.
+copy when ``hard``), ``model.joblib`` (everything needed to predict again), ``calibration.json`` and
+``reliability.png`` (dev, where the temperatures were fitted), ``calibration_<name>.json`` and
+``reliability_<name>.png`` (the inferred labels of each predicted file that has gold labels: unseen notes),
+``config.yaml``, ``meta.json``, ``timings.json``.
 """
 
 from __future__ import annotations
@@ -331,6 +333,37 @@ def _calibrate(model: Model, dev: list[Any], out: Path) -> dict[str, Any]:
     return report
 
 
+def held_out_calibration(records: list[Any], notes: list[Any]) -> dict[str, Any]:
+    """ECE and reliability bins of the *inferred* labels of ``records`` against the notes' gold labels.
+
+    This is the honest check: the temperatures were fitted on dev, these notes were not seen. Evidence labels are
+    left out (they carry a span, not a probability); notes without a gold label are skipped.
+    """
+    from cancerllm.classify.heads import expected_calibration_error, reliability_bins
+    from cancerllm.evaluate.scorer import gold_labels
+
+    gold = {n.id: gold_labels(n) for n in notes}
+    report: dict[str, Any] = {}
+    for label in LABELS:
+        rows, y = [], []
+        classes: list[str] | None = None
+        for r in records:
+            src = r.meta.get("label_sources", {}).get(label)
+            g = gold.get(r.id, {}).get(label)
+            if not src or src["source"] != "inferred" or g is None:
+                continue
+            classes = classes or list(src["distribution"])
+            if g not in classes:
+                continue  # a gold class the head never saw in training: counted in accuracy, not in ECE
+            rows.append([src["distribution"][c] for c in classes])
+            y.append(classes.index(g))
+        if len(rows) >= 10:
+            p, yi = np.array(rows), np.array(y)
+            report[label] = {"n": len(rows), "ece_after": expected_calibration_error(p, yi),
+                             "accuracy": float((p.argmax(1) == yi).mean()), "bins": reliability_bins(p, yi)}
+    return report
+
+
 def _plot_reliability(report: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -418,8 +451,13 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
         for hard in ([False, True] if cfg.hard else [False]):
             name = path.stem + ("_hard" if hard else "")
             t = time.perf_counter()
-            written[name] = str(write_jsonl(predict_notes(model, notes, hard=hard), out / f"{name}.jsonl"))
+            records = predict_notes(model, notes, hard=hard)
+            written[name] = str(write_jsonl(records, out / f"{name}.jsonl"))
             timings[f"predict_{name}_s"] = time.perf_counter() - t
+            held = held_out_calibration(records, notes)
+            if held:  # the file has gold labels: calibration of the inferred labels on unseen notes
+                (out / f"calibration_{name}.json").write_text(json.dumps(held, indent=2), encoding="utf-8")
+                _plot_reliability(held, out / f"reliability_{name}.png")
             timings[f"predict_{name}_notes"] = len(notes)
     timings["total_s"] = time.perf_counter() - t0
     if model.lm is not None:

@@ -200,8 +200,10 @@ class GenerateArgs:
 
     max_new_tokens: int = 160
     batch_size: int = 8
-    max_prompt_tokens: int = 1024
-    """Prompt budget; a note longer than what fits is split into overlapping chunks (never silently cut)."""
+    max_prompt_tokens: int | None = None
+    """Prompt budget; a note longer than what fits is split into overlapping chunks (never silently cut).
+    None = the budget the `--run` was trained with (its run.json), else 1024. Set it only to override that: a
+    different budget chunks notes differently from training (a warning says so)."""
     chunk_overlap_chars: int = 200
     prompt_style: str = "json.v1"
     """'json.v1' (one generation, every entity) or 'qa.v1' (the paper's per-entity Alpaca questions)."""

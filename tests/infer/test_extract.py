@@ -243,3 +243,39 @@ def test_extract_sigkill_mid_run_then_resume_gives_the_uninterrupted_records(tin
     want = _records(full)
     assert sorted(map(_key, _records(part))) == sorted(map(_key, want))
     assert len(want) == 40 and all(len(r["raw"]) == 1 and not any("failed" in e for e in r["errors"]) for r in want)
+
+
+def _tiny_run(tmp_path, tiny_model_dir, budget: int):
+    """A real run folder: run.json + a LoRA adapter saved by PEFT on the tiny model."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    run = tmp_path / "run"
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                           LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    model.save_pretrained(run / "adapter")
+    (run / "run.json").write_text(json.dumps({"kind": "sft", "base_model": str(tiny_model_dir),
+                                              "prompt_style": "json.v1", "types": ["stage_t"],
+                                              "max_prompt_tokens": budget}))
+    return run
+
+
+def test_extract_uses_the_runs_prompt_budget_and_warns_on_override(tiny_model_dir, tmp_path, caplog):
+    import logging
+
+    from cancerllm.config import GenerateArgs, ModelArgs
+    from cancerllm.infer.extract import ExtractConfig, load_predictor
+
+    run = _tiny_run(tmp_path, tiny_model_dir, budget=200)
+    model = ModelArgs(device="cpu")
+    with caplog.at_level(logging.WARNING, logger="cancerllm"):
+        p = load_predictor(ExtractConfig(input="-", run=str(run), model=model))
+    assert p.gen.max_prompt_tokens == 200  # the budget the run was trained with, not a default
+    assert not [r for r in caplog.records if "overrides" in r.getMessage()]
+    with caplog.at_level(logging.WARNING, logger="cancerllm"):
+        p = load_predictor(ExtractConfig(input="-", run=str(run), model=model,
+                                         generate=GenerateArgs(max_prompt_tokens=300)))
+    assert p.gen.max_prompt_tokens == 300
+    assert any("overrides the 200 tokens" in r.getMessage() for r in caplog.records)
+    p = load_predictor(ExtractConfig(input="-", model=ModelArgs(path=str(tiny_model_dir), device="cpu")))
+    assert p.gen.max_prompt_tokens == 1024  # no run: the documented default

@@ -33,6 +33,9 @@ __all__ = ["ExtractConfig", "load_predictor", "read_done_ids", "run"]
 
 log = logging.getLogger(__name__)
 
+DEFAULT_PROMPT_TOKENS = 1024
+"""Prompt budget without a training run (the embedded model zero-shot) and without --generate.max_prompt_tokens."""
+
 PREDICTIONS = "predictions.jsonl"
 _RESUME_FREE = ("limit", "window")  # settings that may change between an interrupted run and its resumption
 
@@ -86,11 +89,19 @@ def load_predictor(cfg: ExtractConfig) -> Any:
     from cancerllm.model.load import load_model, model_args_for_run, read_run
 
     style, types, model_args = cfg.generate.prompt_style, cfg.types, cfg.model
+    budget = cfg.generate.max_prompt_tokens
     if cfg.run:
         info = read_run(cfg.run)
         model_args = model_args_for_run(cfg.run, cfg.model)
         style = info.get("prompt_style") or style
         types = types or info.get("types")
+        trained = info.get("max_prompt_tokens")
+        if budget is None:
+            budget = trained  # chunk exactly as the model saw notes in training
+        elif trained and budget != trained:
+            log.warning("generate.max_prompt_tokens=%d overrides the %d tokens run %s was trained with: notes are "
+                        "chunked differently from training", budget, trained, cfg.run)
+    budget = budget or DEFAULT_PROMPT_TOKENS
     model, tok, minfo = load_model(model_args)
     retriever = None
     if cfg.index:
@@ -101,7 +112,7 @@ def load_predictor(cfg: ExtractConfig) -> Any:
         if cfg.retriever and built_with and cfg.retriever.split(".")[0] != str(built_with).split(".")[0]:
             raise ConfigError(f"retriever: got {cfg.retriever!r} but index {cfg.index!r} was built with "
                               f"{built_with!r}; rebuild the index or drop --retriever")
-    gen = GenerateArgs(**{**cfg.generate.__dict__, "prompt_style": style})
+    gen = GenerateArgs(**{**cfg.generate.__dict__, "prompt_style": style, "max_prompt_tokens": budget})
     return Predictor(model, tok, style=style, types=types, gen=gen, retriever=retriever, k=cfg.k, info=minfo)
 
 

@@ -1,0 +1,279 @@
+"""Closed-set scoring: the log-probability of every verbalised label after ONE shared prefill of the prompt.
+
+For a document-level field with a fixed label set (T1-T4, N0-N3, M0/M1, the TCGA cancer types) generating text and
+parsing it wastes work and throws away the model's uncertainty. Here the prompt is run once with ``use_cache=True``;
+the first token of every label is scored from that pass's last logits, and the remaining label tokens from one
+short forward over the cached prefix, with the cache copied and repeated across a batch of labels
+(``DynamicCache.batch_repeat_interleave``). The answer is a full distribution over the labels, which calibration
+and abstention need (issues 9, 12, 13).
+
+Tokens are those a fine-tuned model was trained on: the prompt through
+:func:`cancerllm.data.instruct.prompt_token_ids` (as ``infer.generate`` and SFT do) and each label as SFT tokenizes
+a completion, ``tokenizer(label, add_special_tokens=False)`` followed by the EOS. The EOS makes the scores a
+distribution over *complete* answers: without it "T1" would collect the mass of every answer that starts with
+"T1" ("T1a", "T1 N0 ...").
+
+Long reports are chunked to the prompt budget with :mod:`cancerllm.data.chunking`; the chunk distributions are
+pooled (see :func:`classify_text`).
+
+Example:
+    >>> softmax({"T1": -1.0, "T2": -1.0})
+    {'T1': 0.5, 'T2': 0.5}
+    >>> FIELDS["m_stage"].labels
+    ['M0', 'M1']
+    >>> FIELDS["t_stage"].verbalise("T2")
+    ' T2'
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from cancerllm.data.chunking import chunk_text
+from cancerllm.data.icd import TCGA_PROJECTS
+from cancerllm.data.instruct import prompt_token_ids, token_counter
+from cancerllm.data.prompts import render
+from cancerllm.errors import ConfigError
+
+__all__ = ["FIELDS", "FieldScores", "FieldSpec", "classify_text", "field_prompt", "label_token_ids",
+           "score_labels", "score_labels_naive", "score_prompts", "softmax"]
+
+SCORING_SYSTEM = ("You are an oncology cancer registrar. You read a pathology report and answer with one category "
+                  "from the list you are given.")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A closed-set field: the question, the assistant's answer lead, and each label's verbalised continuation.
+
+    The lead ("Pathologic T category:") is part of the prompt, so the shared prefill pays for it once and only the
+    label words (" T2") are scored per label.
+    """
+
+    name: str
+    question: str
+    lead: str
+    verbalisers: dict[str, str]
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.verbalisers)
+
+    def verbalise(self, label: str) -> str:
+        """The continuation text scored for ``label``."""
+        return self.verbalisers[label]
+
+
+def _choices(prefix: str, n: int) -> dict[str, str]:
+    return {f"{prefix}{i}": f" {prefix}{i}" for i in range(n)}
+
+
+# LAML has no pathology reports in TCGA (leukaemia is diagnosed from blood and marrow), hence 32 cancer types.
+_TYPES = {code: f" {info.name}" for code, info in TCGA_PROJECTS.items() if code != "LAML"}
+
+FIELDS: dict[str, FieldSpec] = {
+    "t_stage": FieldSpec("t_stage", "What is the pathologic T category (AJCC, extent of the primary tumour) in this "
+                         "report? Answer with one of T1, T2, T3, T4.", "Pathologic T category:",
+                         {f"T{i}": f" T{i}" for i in range(1, 5)}),
+    "n_stage": FieldSpec("n_stage", "What is the pathologic N category (AJCC, regional lymph nodes) in this report? "
+                         "Answer with one of N0, N1, N2, N3.", "Pathologic N category:", _choices("N", 4)),
+    "m_stage": FieldSpec("m_stage", "What is the M category (AJCC, distant metastasis) in this report? Answer with "
+                         "one of M0, M1.", "M category:", _choices("M", 2)),
+    "cancer_type": FieldSpec("cancer_type", "Which cancer does this pathology report describe? Answer with one of: "
+                             + "; ".join(v.strip() for v in _TYPES.values()) + ".", "Cancer type:", _TYPES),
+}
+
+
+def field_prompt(spec: FieldSpec, chunk: str, tokenizer: Any = None) -> str:
+    """The rendered prompt for one chunk: chat template (or Alpaca) as :func:`cancerllm.data.prompts.render`, then
+    the answer lead that every label continues."""
+    user = f"{spec.question}\n\nReport:\n{chunk}"
+    return render(SCORING_SYSTEM, user, tokenizer) + spec.lead
+
+
+def label_token_ids(tokenizer: Any, labels: Sequence[str], eos: bool = True) -> list[list[int]]:
+    """Each label's continuation ids, tokenized as SFT tokenizes a completion (no special tokens, then EOS)."""
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"labels: got duplicates {sorted({x for x in labels if labels.count(x) > 1})}; "
+                          "each label must be given once")
+    out = []
+    for label in labels:
+        ids = list(tokenizer(label, add_special_tokens=False)["input_ids"])
+        if eos:
+            ids.append(tokenizer.eos_token_id)
+        if not ids:
+            raise ConfigError(f"labels: {label!r} has no tokens; give a non-empty label or eos=True")
+        out.append(ids)
+    return out
+
+
+def softmax(scores: dict[str, float]) -> dict[str, float]:
+    """Normalise label log-scores into probabilities (numerically stable)."""
+    top = max(scores.values())
+    exp = {k: math.exp(v - top) for k, v in scores.items()}
+    total = sum(exp.values())
+    return {k: v / total for k, v in exp.items()}
+
+
+def _model_device(model: Any) -> Any:
+    return next(model.parameters()).device
+
+
+def _cache_kwarg(model: Any) -> str:
+    """The forward argument that takes a KV cache: ``cache`` from transformers 5.2x on, ``past_key_values`` before.
+
+    Why ask: passing the deprecated name warns on every call, and a model that does not know the name it is given
+    would swallow it in ``**kwargs`` and score the label tokens without the prompt (the tests would catch that).
+    """
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT wraps the real forward
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+def _token_logprobs(model: Any, prompt_ids: list[int], label_ids: list[list[int]],
+                    label_batch_size: int) -> list[float]:
+    """Summed log-probs of each label's tokens after ``prompt_ids``, with one prefill of the prompt."""
+    import torch
+
+    device = _model_device(model)
+    with torch.inference_mode():
+        # One pass over the prompt; only the last position's logits are needed (the vocabulary projection of the
+        # other positions would cost ~10% of the prefill and P x vocab floats of memory).
+        pre = model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True, logits_to_keep=1)
+        prefix = pre.cache if getattr(pre, "cache", None) is not None else pre.past_key_values
+        kwarg = _cache_kwarg(model)
+        first = pre.logits[0, -1].float().log_softmax(-1)
+        totals = [float(first[ids[0]]) for ids in label_ids]
+        rest = [i for i, ids in enumerate(label_ids) if len(ids) > 1]
+        for b in range(0, len(rest), label_batch_size):
+            idx = rest[b:b + label_batch_size]
+            # Feed tokens[:-1] of each label after the cached prompt; tokens[1:] are scored. Right padding is safe
+            # without a mask: under causal attention a pad only ever follows the real tokens it could disturb.
+            width = max(len(label_ids[i]) for i in idx) - 1
+            inp = torch.zeros((len(idx), width), dtype=torch.long, device=device)
+            for row, i in enumerate(idx):
+                inp[row, :len(label_ids[i]) - 1] = torch.tensor(label_ids[i][:-1])
+            cache = copy.deepcopy(prefix)  # the prefix stays intact for the next label batch
+            cache.batch_repeat_interleave(len(idx))
+            logp = model(input_ids=inp, use_cache=True, **{kwarg: cache}).logits.float().log_softmax(-1)
+            for row, i in enumerate(idx):
+                target = torch.tensor(label_ids[i][1:], device=device)
+                totals[i] += float(logp[row, :len(target)].gather(-1, target[:, None]).sum())
+    return totals
+
+
+def score_labels(model: Any, tokenizer: Any, prompt: str, labels: Sequence[str], *, length_normalize: bool = False,
+                 eos: bool = True, label_batch_size: int = 8) -> dict[str, float]:
+    """Log-probability of each label continuing ``prompt``, from one shared prefill.
+
+    Args:
+        model: a causal LM (plain or PEFT-wrapped) with a ``DynamicCache``-style KV cache, on its device.
+        tokenizer: its tokenizer.
+        prompt: the rendered prompt (e.g. :func:`field_prompt`); tokenized by ``prompt_token_ids``.
+        labels: continuation strings (" T2"); distinct.
+        length_normalize: divide each label's sum by its token count (EOS included), a per-token mean.
+        eos: score the EOS after each label (a complete answer; see the module docstring).
+        label_batch_size: labels per continuation forward; memory grows with it times the prompt length.
+    Returns:
+        ``{label: log-prob}``; :func:`softmax` turns it into the distribution over the labels.
+    Raises:
+        ConfigError: duplicate or empty labels.
+
+    Example:
+        >>> # scores = score_labels(model, tok, field_prompt(FIELDS["m_stage"], note, tok), [" M0", " M1"])
+    """
+    ids = label_token_ids(tokenizer, labels, eos)
+    totals = _token_logprobs(model, prompt_token_ids(tokenizer, prompt), ids, max(1, label_batch_size))
+    if length_normalize:
+        totals = [t / len(i) for t, i in zip(totals, ids, strict=True)]
+    return dict(zip(labels, totals, strict=True))
+
+
+def score_prompts(model: Any, tokenizer: Any, prompts: Sequence[str], labels: Sequence[str],
+                  **kwargs: Any) -> list[dict[str, float]]:
+    """:func:`score_labels` for several prompts (one prefill each; same keyword arguments)."""
+    return [score_labels(model, tokenizer, p, labels, **kwargs) for p in prompts]
+
+
+def score_labels_naive(model: Any, tokenizer: Any, prompt: str, labels: Sequence[str], *,
+                       eos: bool = True) -> dict[str, float]:
+    """Reference for tests and benchmarks: one full forward of prompt + label per label, no cache reuse."""
+    import torch
+
+    prompt_ids = prompt_token_ids(tokenizer, prompt)
+    device = _model_device(model)
+    out = {}
+    with torch.inference_mode():
+        for label, ids in zip(labels, label_token_ids(tokenizer, labels, eos), strict=True):
+            logp = model(input_ids=torch.tensor([prompt_ids + ids], device=device)).logits[0].float().log_softmax(-1)
+            # The logits at position p predict token p + 1: the label's tokens are read from the positions before.
+            pos = torch.arange(len(prompt_ids) - 1, len(prompt_ids) + len(ids) - 1, device=device)
+            out[label] = float(logp[pos, torch.tensor(ids, device=device)].sum())
+    return out
+
+
+@dataclass
+class FieldScores:
+    """A field's answer for one document: the pooled distribution, its argmax, and the per-chunk distributions."""
+
+    field: str
+    probs: dict[str, float]
+    label: str
+    chunk_probs: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def confidence(self) -> float:
+        return self.probs[self.label]
+
+
+def _pool(chunk_logps: list[dict[str, float]], combine: str) -> dict[str, float]:
+    if combine == "max":  # the chunk the model is surest about
+        best = max(chunk_logps, key=lambda d: max(d.values()))
+        return softmax(best)
+    labels = list(chunk_logps[0])  # "mean": log-linear pooling (normalised geometric mean of the chunk answers)
+    return softmax({k: sum(d[k] for d in chunk_logps) / len(chunk_logps) for k in labels})
+
+
+def classify_text(model: Any, tokenizer: Any, text: str, field_name: str, *, max_prompt_tokens: int = 1024,
+                  overlap_chars: int = 200, combine: Literal["mean", "max"] = "mean",
+                  length_normalize: bool = False, label_batch_size: int = 8) -> FieldScores:
+    """Score every label of ``field_name`` on a whole report, chunked to the prompt budget.
+
+    Each chunk gets its own prompt and one prefill; chunk distributions are pooled by ``combine``: ``mean``
+    averages the chunks' log-probabilities and renormalises (every chunk votes, a confident chunk votes harder);
+    ``max`` keeps the single chunk whose top label is most probable (stage is usually stated in one place, and the
+    other chunks only repeat the model's prior). Which is better is measured on TCGA dev in docs/results.md.
+
+    Args:
+        text: the report.
+        field_name: a key of :data:`FIELDS`.
+        max_prompt_tokens: budget of one prompt, template and lead included (as ``generate.max_prompt_tokens``).
+    Raises:
+        ConfigError: unknown field, unknown ``combine``, or a budget that leaves under 32 tokens for the note.
+    """
+    if field_name not in FIELDS:
+        raise ConfigError(f"field: got {field_name!r}, expected one of {sorted(FIELDS)}")
+    if combine not in ("mean", "max"):
+        raise ConfigError(f"combine: got {combine!r}, expected 'mean' or 'max'")
+    spec = FIELDS[field_name]
+    overhead = len(prompt_token_ids(tokenizer, field_prompt(spec, "", tokenizer)))
+    budget = max_prompt_tokens - overhead
+    if budget < 32:
+        raise ConfigError(f"max_prompt_tokens={max_prompt_tokens} leaves {budget} tokens for the note after the "
+                          f"{overhead}-token {field_name} prompt; raise max_prompt_tokens")
+    verbal = [spec.verbalise(k) for k in spec.labels]
+    chunk_logps = []
+    for chunk in chunk_text(text, budget, token_counter(tokenizer), overlap_chars):
+        # Normalised per chunk, so pooling compares distributions, not raw likelihoods of different chunk lengths.
+        raw = score_labels(model, tokenizer, field_prompt(spec, chunk.text, tokenizer), verbal,
+                           length_normalize=length_normalize, label_batch_size=label_batch_size)
+        probs = softmax({k: raw[v] for k, v in zip(spec.labels, verbal, strict=True)})
+        chunk_logps.append({k: math.log(max(p, 1e-300)) for k, p in probs.items()})
+    pooled = _pool(chunk_logps, combine)
+    return FieldScores(field=field_name, probs=pooled, label=max(pooled, key=pooled.get),
+                       chunk_probs=[softmax(d) for d in chunk_logps])

@@ -74,3 +74,29 @@ def test_hard_on_tcga_test_no_prefixed_gold_token_survives_an_independent_scan()
             pattern = rf"(?<![A-Za-z0-9])(?:y?p|P) ?{value[0]} ?{ocr.get(value[1], value[1])}"
             survivors += len(re.findall(pattern, masked))
     assert survivors == 0
+
+
+def test_hard_split_and_baselines_keep_good_notes_around_a_broken_line(tmp_path, caplog):
+    # The README's promise for every verb that reads notes: a broken line is reported and the rest finishes.
+    import json
+    import logging
+
+    from typer.testing import CliRunner
+
+    from cancerllm.cli import app
+
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "a", "text": "Final: pT2 pN0.", "t_stage": "T2"}\n[1]\n'
+                   '{"id": "b", "text": "Tumor 3 cm, pT3 pN1.", "t_stage": "T3"}\n', encoding="utf-8")
+    runner = CliRunner()
+    with caplog.at_level(logging.WARNING):
+        res = runner.invoke(app, ["hard-split", "--input", str(src), "--out", str(tmp_path / "hard.jsonl")])
+        assert res.exit_code == 0, res.output
+        res = runner.invoke(app, ["baseline", "regex", "--input", str(src), "--fallback", "none",
+                                  "--out", str(tmp_path / "regex.jsonl")])
+        assert res.exit_code == 0, res.output
+    hard = [json.loads(line) for line in (tmp_path / "hard.jsonl").read_text().splitlines()]
+    regex = [json.loads(line) for line in (tmp_path / "regex.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in hard] == [r["id"] for r in regex] == ["a", "b"]
+    assert [r["labels"]["t_stage"] for r in regex] == ["T2", "T3"]
+    assert any("in.jsonl:2" in r.getMessage() for r in caplog.records)

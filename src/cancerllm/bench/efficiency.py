@@ -115,10 +115,10 @@ class BenchConfig:
 def _notes(cfg: BenchConfig) -> tuple[list[Any], dict[str, Any]]:
     """The benchmark notes and a description of where they came from (no note text)."""
     if cfg.input:
-        from cancerllm.data.io import read_notes
+        from cancerllm.data.io import read_notes_reporting
         from cancerllm.runtime import sha256_file
 
-        notes = read_notes(cfg.input)[: cfg.n_notes]
+        notes = read_notes_reporting(cfg.input, "bench input")[: cfg.n_notes]
         source = {"input": cfg.input, "sha256": sha256_file(cfg.input)}
     else:
         from cancerllm.data.synth import synthesize

@@ -138,15 +138,9 @@ def _resolve(path: str) -> Path:
 
 
 def _read(path: Path) -> list[Any]:
-    from cancerllm.data.io import read_notes
+    from cancerllm.data.io import read_notes_reporting
 
-    errors: list[Any] = []
-    notes = read_notes(path, errors=errors)
-    for e in errors:
-        log.warning("%s", e)  # reported, never silently dropped; the rest is used
-    if not notes:
-        raise ConfigError(f"classify: {path} has no readable notes ({len(errors)} bad lines)")
-    return notes
+    return read_notes_reporting(path, "classify")
 
 
 class Model:

@@ -36,7 +36,8 @@ from cancerllm.data.schema import Note
 from cancerllm.errors import DataFormatError, ResourceError
 
 __all__ = ["NOTE_SUFFIXES", "Read", "convert_records", "count_records", "dumps_record", "iter_jsonl",
-           "iter_jsonl_dicts", "iter_notes", "note_files", "read_jsonl", "read_notes", "write_jsonl"]
+           "iter_jsonl_dicts", "iter_notes", "note_files", "read_jsonl", "read_notes", "read_notes_reporting",
+           "write_jsonl"]
 
 log = logging.getLogger(__name__)
 
@@ -322,6 +323,24 @@ def read_notes(path: str | Path, errors: list[DataFormatError] | None = None) ->
             errors.append(item.value)
         else:
             notes.append(item.value)
+    return notes
+
+
+def read_notes_reporting(path: str | Path, what: str = "input") -> list[Note]:
+    """Every good note of ``path``; each bad line is logged (file:line, field, never the text) and skipped.
+
+    The rule of every verb that reads a batch: one broken note must not take the good ones down, and it is never
+    dropped silently. Raises DataFormatError only when not a single note could be read.
+    """
+    errors: list[DataFormatError] = []
+    notes = read_notes(path, errors=errors)
+    for err in errors:
+        log.warning("%s: skipped: %s", what, err)
+    if errors:
+        log.warning("%s: %d bad line(s) skipped in %s, %d note(s) read", what, len(errors), path, len(notes))
+    if not notes:
+        raise DataFormatError(f"{what}: {path} has no readable note ({len(errors)} bad line(s); the first: "
+                              f"{errors[0] if errors else 'the file is empty'})")
     return notes
 
 

@@ -96,18 +96,18 @@ def tfidf_predict(train: list[Note], test: list[Note], keys=(*STAGE_KEYS, "cance
 def run_baseline(name: str, train: str | Path | None, input: str | Path, out: str | Path,
                  fallback: str = "majority") -> Path:
     """Run baseline ``name`` ("regex" or "tfidf") and write Prediction JSONL to ``out``."""
-    from cancerllm.data.io import read_notes, write_jsonl
+    from cancerllm.data.io import read_notes_reporting, write_jsonl
     from cancerllm.errors import ConfigError
 
     if name not in BASELINES:
         raise ConfigError(f"baseline: got {name!r}, expected one of {list(BASELINES)}")
     if fallback not in ("majority", "none"):
         raise ConfigError(f"--fallback: got {fallback!r}, expected 'majority' or 'none'")
-    test = read_notes(input)
+    test = read_notes_reporting(input, "baseline --input")
     if name == "tfidf" or fallback == "majority":
         if train is None:
             raise ConfigError(f"baseline {name} needs --train TRAIN.jsonl (or --fallback none for regex)")
-        train_notes = read_notes(train)
+        train_notes = read_notes_reporting(train, "baseline --train")
     if name == "regex":
         preds = regex_predict(test, majority(train_notes) if fallback == "majority" else None)
     else:

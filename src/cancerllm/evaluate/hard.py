@@ -65,9 +65,9 @@ def hard_split(input: str | Path, out: str | Path) -> dict[str, int]:
 
     Each output line keeps all fields and adds ``tnm_masked`` (chains masked in that note).
     """
-    from cancerllm.data.io import read_notes, write_jsonl
+    from cancerllm.data.io import read_notes_reporting, write_jsonl
 
-    notes = read_notes(input)
+    notes = read_notes_reporting(input, "hard-split")
     hard = [mask_tnm(n) for n in notes]
     for h in hard:
         h.check_spans()  # remapping must keep every gold span exact

@@ -79,7 +79,7 @@ def measure_cmd(
     out: Path | None = typer.Option(None, "--out", help="Also write the result as JSON here."),
 ) -> None:
     """Same-label recall@k / precision@k of an index's neighbours (last line: JSON)."""
-    from cancerllm.data.io import read_notes
+    from cancerllm.data.io import read_notes_reporting
     from cancerllm.rag.index import load_index
     from cancerllm.rag.measure import label_recall
 
@@ -89,7 +89,7 @@ def measure_cmd(
 
         notes = load_tcga(queries.split(":", 1)[1])
     else:
-        notes = read_notes(queries)
+        notes = read_notes_reporting(queries, "rag measure --queries")
     res = label_recall(idx, notes, [x for x in labels.split(",") if x], [int(x) for x in ks.split(",") if x])
     result = {"index": str(index), "retriever": idx.manifest["retriever"], "queries": queries, "result": res}
     for label, vals in res.items():

@@ -60,6 +60,9 @@ class LMArgs:
     small LoRA updates, see model/load.py)."""
     threads: int = 0
     """torch threads (0 = torch's default)."""
+    cache_dir: str | None = None
+    """Where per-note feature vectors are kept (default: <out>/lm_cache). Point several runs at one folder to
+    compute each report's features once; entries are keyed by model, layer, chunking, note id and text."""
 
     def validate(self) -> list[str]:
         p = []
@@ -427,7 +430,7 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
 
     model = Model(cfg)
     if "lm" in cfg.features:
-        model.lm = load_lm(cfg.lm, out / "lm_cache")
+        model.lm = load_lm(cfg.lm, Path(cfg.lm.cache_dir) if cfg.lm.cache_dir else out / "lm_cache")
     gold = [gold_labels(n) for n in train]
     # The heads see masked text: they are the path for reports that state no class (see module docstring).
     t = time.perf_counter()

@@ -207,6 +207,9 @@ class GenerateArgs:
     chunk_overlap_chars: int = 200
     prompt_style: str = "json.v1"
     """'json.v1' (one generation, every entity) or 'qa.v1' (the paper's per-entity Alpaca questions)."""
+    guided: bool = False
+    """Constrain generation to the json.v1 answer schema (cancerllm.infer.guided), so every output that finishes
+    within max_new_tokens parses; needs the optional 'guided' extra (xgrammar). False decodes unconstrained."""
 
     def validate(self) -> list[str]:
         problems = at_least("generate.max_new_tokens", self.max_new_tokens, 1)
@@ -215,6 +218,13 @@ class GenerateArgs:
         if self.max_prompt_tokens is not None:
             problems += at_least("generate.max_prompt_tokens", self.max_prompt_tokens, MIN_PROMPT_TOKENS)
         problems += at_least("generate.chunk_overlap_chars", self.chunk_overlap_chars, 0)
+        if self.guided:  # checked before any model is loaded: a missing extra or a free-text style fails fast
+            from cancerllm.infer.guided import GUIDED_STYLE, guided_problems
+
+            problems += guided_problems("generate.guided")
+            if self.prompt_style != GUIDED_STYLE:
+                problems.append(f"generate.guided: got true with generate.prompt_style={self.prompt_style!r}, "
+                                f"which answers in free text; guided decoding needs {GUIDED_STYLE!r}")
         return problems + prompt_style_problems("generate.prompt_style", self.prompt_style)
 
 

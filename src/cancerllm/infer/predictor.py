@@ -106,6 +106,12 @@ class Predictor:
             from cancerllm.errors import ConfigError
 
             raise ConfigError(f"task: got {task!r}, expected 'phenotype' or 'diagnosis'")
+        schema = None
+        if self.gen.guided:  # the answer schema for guided decoding; a free-text style fails here, before any work
+            from cancerllm.infer.guided import require_backend, schema_for
+
+            require_backend()
+            schema = schema_for(task, self.style_name, self.types)
         preds = [Prediction(id=n.id, task=task, meta={"prompt_style": self.style_name}) for n in notes]
         note_tokens, ex_tokens = self._budgets()
         requests: list[Request] = []
@@ -131,7 +137,7 @@ class Predictor:
             from tqdm import tqdm
 
             bar = tqdm(total=len(requests), desc=f"{task} prompts", unit="prompt")
-        outputs, failed = self._generate(requests, bar.update if bar else None)
+        outputs, failed = self._generate(requests, bar.update if bar else None, schema)
         if bar:
             bar.close()
         per_note: dict[int, list[tuple[Request, str]]] = {}
@@ -151,7 +157,8 @@ class Predictor:
                 preds[i].errors.append(f"post-processing failed: {type(err).__name__}: {str(err)[:200]}")
         return preds
 
-    def _generate(self, requests: list[Request], progress: Any = None) -> tuple[list[str], dict[int, str]]:
+    def _generate(self, requests: list[Request], progress: Any = None,
+                  schema: dict | None = None) -> tuple[list[str], dict[int, str]]:
         """Generate every request's output; returns (outputs, {note index: error}).
 
         A batch that fails (out of memory on a long note, a kernel error) is retried note by note, so the failure
@@ -160,7 +167,7 @@ class Predictor:
         prompts = [r.prompt for r in requests]
         try:
             return generate(self.model, self.tokenizer, prompts, self.gen.max_new_tokens, self.gen.batch_size,
-                            self.stats, progress), {}
+                            self.stats, progress, schema), {}
         except GenerationCancelled:
             raise  # the caller stopped us: retrying note by note would run on after a timeout
         except Exception as err:  # noqa: BLE001 - isolated below, note by note
@@ -175,7 +182,7 @@ class Predictor:
             _free_accelerator_memory()
             try:
                 outs = generate(self.model, self.tokenizer, [prompts[j] for j in idx], self.gen.max_new_tokens,
-                                self.gen.batch_size, self.stats, progress)
+                                self.gen.batch_size, self.stats, progress, schema)
             except Exception as err:  # noqa: BLE001 - this note's failure is reported in its record
                 log.warning("note %d: generation failed (%s)", i, type(err).__name__)
                 failed[i] = f"generation failed: {type(err).__name__}: {str(err)[:200]}"

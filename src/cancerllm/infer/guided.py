@@ -1,0 +1,177 @@
+"""Guided decoding: generation constrained to the json.v1 answer schema, so every finished output parses.
+
+The constraint is a JSON schema per task, compiled by xgrammar (the grammar engine vLLM's structured outputs use,
+so both engines can share one constraint) against the model's tokenizer, and applied as a transformers logits
+processor that masks every token the grammar does not allow next:
+
+* phenotype: ``{"mentions": [{"type": <one of the asked types>, "text": ..., "value": ..., "assertion": ...}]}``
+  with ``text`` required and non-blank, ``value`` and ``assertion`` optional (``assertion`` only when it is not
+  ``present``, as in the training targets), keys in the order the training targets use;
+* diagnosis: ``{"diagnosis": <non-blank text>, "icd10": <a code-shaped string or null>}``.
+
+The grammar guarantees the shape, not the content: spans are still grounded and codes validated afterwards. A
+generation that reaches ``max_new_tokens`` before the JSON closes is still cut; the parser reports it in the
+record's errors as for unguided output (give a budget that fits the answer).
+
+Install the optional extra (CPU: ``--no-deps`` skips triton, which only serves CUDA kernels)::
+
+    pip install --no-deps "xgrammar>=0.2.8" "apache-tvm-ffi>=0.1.11"
+
+Example:
+    >>> sorted(phenotype_schema(["stage_t"])["properties"]["mentions"]["items"]["properties"])
+    ['assertion', 'text', 'type', 'value']
+    >>> phenotype_schema(["stage_t", "stage_n"])["properties"]["mentions"]["items"]["properties"]["type"]
+    {'enum': ['stage_t', 'stage_n']}
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from functools import lru_cache
+from typing import Any
+
+from transformers import LogitsProcessor, LogitsProcessorList
+
+from cancerllm.data.phenotypes import ASSERTIONS, ENTITY_TYPES
+from cancerllm.errors import ConfigError
+
+__all__ = ["GUIDED_STYLE", "INSTALL_HINT", "MAX_MENTIONS_PER_TYPE", "GrammarLogitsProcessor", "diagnosis_schema",
+           "guided_problems", "logits_processor", "phenotype_schema", "require_backend", "schema_for"]
+
+GUIDED_STYLE = "json.v1"
+INSTALL_HINT = ('pip install --no-deps "xgrammar>=0.2.8" "apache-tvm-ffi>=0.1.11" '
+                "(or pip install -e '.[guided]', which also pulls triton, ~1 GB)")
+# Strings the grammar allows: no quote, backslash or control character (so no escapes to get wrong), starting
+# with a non-blank character (the parser drops blank text), length-capped so a looping model still closes
+# (120 characters: xgrammar 0.2.8 fails to compile a bounded repeat above ~128).
+_TEXT = r"^[^\s\"\\][^\"\\\x00-\x1f]{0,119}$"
+_VALUE = r"^[^\"\\\x00-\x1f]{0,60}$"
+MAX_MENTIONS_PER_TYPE = 8
+_ICD10 = r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$"  # the shape of an ICD-10-CM code; validity is checked later
+
+
+def guided_problems(name: str = "generate.guided") -> list[str]:
+    """``[]`` when the guided-decoding backend is importable, else one problem saying how to install it.
+
+    Uses ``find_spec`` (no import), so config validation stays cheap and runs before any model is loaded."""
+    try:
+        found = importlib.util.find_spec("xgrammar") is not None
+    except (ImportError, ValueError):  # a broken or half-removed install
+        found = False
+    if found:
+        return []
+    return [(f"{name}: got true, but the optional 'guided' extra (xgrammar) is not installed; "
+             f"install it with: {INSTALL_HINT}, or set {name}=false")]
+
+
+def require_backend() -> Any:
+    """Import and return xgrammar, or raise ConfigError naming the install command."""
+    try:
+        import xgrammar
+    except ImportError as err:
+        raise ConfigError(f"generate.guided: xgrammar cannot be imported ({type(err).__name__}); "
+                          f"install the 'guided' extra: {INSTALL_HINT}") from None
+    return xgrammar
+
+
+def phenotype_schema(types: list[str] | None = None) -> dict[str, Any]:
+    """JSON schema of the json.v1 phenotype answer, restricted to the entity types the prompt asks for."""
+    types = list(types or ENTITY_TYPES)
+    unknown = [t for t in types if t not in ENTITY_TYPES]
+    if unknown:
+        raise ConfigError(f"types: got {unknown}, expected entity types from {list(ENTITY_TYPES)}")
+    mention = {
+        "type": "object",
+        "properties": {
+            "type": {"enum": types},
+            "text": {"type": "string", "pattern": _TEXT},
+            "value": {"type": "string", "pattern": _VALUE},
+            "assertion": {"enum": [a for a in ASSERTIONS if a != "present"]},
+        },
+        "required": ["type", "text"],
+        "additionalProperties": False,
+    }
+    # A cap per asked type stops the typical small-model failure (one mention repeated until the budget ends).
+    mentions = {"type": "array", "items": mention, "maxItems": MAX_MENTIONS_PER_TYPE * len(types)}
+    return {"type": "object", "properties": {"mentions": mentions}, "required": ["mentions"],
+            "additionalProperties": False}
+
+
+def diagnosis_schema() -> dict[str, Any]:
+    """JSON schema of the json.v1 diagnosis answer (statement + ICD-10-CM code or null)."""
+    return {"type": "object",
+            "properties": {"diagnosis": {"type": "string", "pattern": _TEXT},
+                           "icd10": {"anyOf": [{"type": "string", "pattern": _ICD10}, {"type": "null"}]}},
+            "required": ["diagnosis", "icd10"], "additionalProperties": False}
+
+
+def schema_for(task: str, style: str, types: list[str] | None = None) -> dict[str, Any]:
+    """The answer schema of ``task`` in prompt ``style``; only json.v1 answers are JSON, so only it is guided."""
+    if style != GUIDED_STYLE:
+        raise ConfigError(f"generate.guided: prompt style {style!r} answers in free text; guided decoding needs "
+                          f"{GUIDED_STYLE!r} (set generate.prompt_style={GUIDED_STYLE} or generate.guided=false)")
+    if task == "phenotype":
+        return phenotype_schema(types)
+    if task == "diagnosis":
+        return diagnosis_schema()
+    raise ConfigError(f"task: got {task!r}, expected 'phenotype' or 'diagnosis'")
+
+
+@lru_cache(maxsize=4)
+def _compiler(tokenizer: Any, vocab_size: int) -> Any:
+    """One xgrammar compiler per (tokenizer, logits width): building the token table walks the whole vocab."""
+    xgr = require_backend()
+    info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
+    return xgr.GrammarCompiler(info, max_threads=1)
+
+
+@lru_cache(maxsize=32)
+def _compiled(tokenizer: Any, vocab_size: int, schema_json: str) -> Any:
+    # Compact JSON, separators as in the training targets (json.dumps(..., separators=(",", ":"))), keys in
+    # schema order: a trained model is steered along exactly the text it learned, in the fewest tokens.
+    return _compiler(tokenizer, vocab_size).compile_json_schema(schema_json, any_whitespace=False,
+                                                                separators=(",", ":"))
+
+
+class GrammarLogitsProcessor(LogitsProcessor):
+    """A transformers logits processor enforcing one compiled grammar on every row of a batch.
+
+    It never reads the prompt: each row's matcher starts at the first generated position and is fed only the
+    token that row generated last, so left padding (or any prompt length) cannot shift it, and batched output
+    equals unbatched output. A row whose grammar has finished is left alone (generation stops it at EOS).
+    Use one instance per ``generate`` call (matchers carry state).
+    """
+
+    def __init__(self, compiled: Any, vocab_size: int):
+        self.xgr = require_backend()
+        self.compiled, self.vocab_size = compiled, vocab_size
+        self.matchers: list[Any] = []
+        self.bitmask = None
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if not self.matchers:  # first step: nothing generated yet, one fresh matcher per row
+            self.matchers = [self.xgr.GrammarMatcher(self.compiled) for _ in range(input_ids.shape[0])]
+            self.bitmask = self.xgr.allocate_token_bitmask(len(self.matchers), self.vocab_size)
+        else:
+            for row, matcher in enumerate(self.matchers):
+                # Feed each row the token it sampled last step; a finished row only receives padding now.
+                if not matcher.is_terminated() and not matcher.accept_token(int(input_ids[row, -1])):
+                    raise RuntimeError(f"guided decoding: row {row} sampled a token its grammar forbids")
+        active = [row for row, m in enumerate(self.matchers) if not m.is_terminated()]
+        for row in active:
+            self.matchers[row].fill_next_token_bitmask(self.bitmask, row)
+        if active:
+            device = scores.device
+            masked = scores.to("cpu") if device.type != "cpu" else scores
+            self.xgr.apply_token_bitmask_inplace(masked, self.bitmask, vocab_size=self.vocab_size, indices=active)
+            scores = masked.to(device) if masked is not scores else scores
+        return scores
+
+
+def logits_processor(model: Any, tokenizer: Any, schema: dict[str, Any]) -> LogitsProcessorList:
+    """A fresh transformers ``LogitsProcessorList`` constraining ``model.generate`` to ``schema``."""
+    require_backend()
+    vocab_size = int(model.get_output_embeddings().weight.shape[0])  # logits width (may exceed len(tokenizer))
+    compiled = _compiled(tokenizer, vocab_size, json.dumps(schema, sort_keys=False))
+    return LogitsProcessorList([GrammarLogitsProcessor(compiled, vocab_size)])

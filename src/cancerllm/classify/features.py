@@ -124,13 +124,14 @@ class LMFeatures:
 
         width = max(len(c) for c in chunks)
         pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
-        ids = torch.tensor([c + [pad] * (width - len(c)) for c in chunks])
-        mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for c in chunks])
+        device = next(self.body.parameters()).device  # cpu here; cuda on a GPU machine
+        ids = torch.tensor([c + [pad] * (width - len(c)) for c in chunks], device=device)
+        mask = torch.tensor([[1] * len(c) + [0] * (width - len(c)) for c in chunks], device=device)
         with torch.inference_mode():
             h = self.body(input_ids=ids, attention_mask=mask).last_hidden_state
             m = mask.unsqueeze(-1).to(h.dtype)
             pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)
-        return pooled.float().numpy()
+        return pooled.float().cpu().numpy()
 
     def _path(self, note_id: str, text: str) -> Path | None:
         # Keyed by id and text: the same report masked ("hard" copy) or edited is a different input.

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cancerllm.config import save_config
+from cancerllm.config import at_least, save_config
 from cancerllm.errors import ConfigError, ResourceError
 
 __all__ = ["LABELS", "ClassifyConfig", "LMArgs", "predict_notes", "run"]
@@ -65,13 +65,9 @@ class LMArgs:
     compute each report's features once; entries are keyed by model, layer, chunking, note id and text."""
 
     def validate(self) -> list[str]:
-        p = []
-        for name in ("layer", "max_tokens", "max_chunks", "batch_size"):
-            if getattr(self, name) < 1:
-                p.append(f"lm.{name}: got {getattr(self, name)}, expected >= 1")
-        if self.threads < 0:
-            p.append(f"lm.threads: got {self.threads}, expected >= 0 (0 = default)")
-        return p
+        p = [q for name in ("layer", "max_tokens", "max_chunks", "batch_size")
+             for q in at_least(f"lm.{name}", getattr(self, name), 1)]
+        return p + at_least("lm.threads (0 = default)", self.threads, 0)
 
 
 @dataclass
@@ -113,14 +109,8 @@ class ClassifyConfig:
             p.append(f"features: got {self.features}, expected a non-empty subset of {list(FEATURES)}")
         if self.c <= 0:
             p.append(f"c: got {self.c}, expected > 0")
-        if self.trees < 1:
-            p.append(f"trees: got {self.trees}, expected >= 1")
-        if self.leaves < 2:
-            p.append(f"leaves: got {self.leaves}, expected >= 2")
-        if self.folds < 2:
-            p.append(f"folds: got {self.folds}, expected >= 2")
-        if self.limit is not None and self.limit < 10:
-            p.append(f"limit: got {self.limit}, expected >= 10 training notes or null")
+        p += at_least("trees", self.trees, 1) + at_least("leaves", self.leaves, 2) + at_least("folds", self.folds, 2)
+        p += at_least("limit (training notes)", self.limit, 10, optional=True)
         return p + self.lm.validate()
 
 

@@ -91,9 +91,20 @@ def test_guided_batched_equals_unbatched(tiny_model, tiny_tokenizer, task, seed)
     assert batched == one_by_one  # prompts of different lengths, so different left padding in the batch
 
 
-def test_guided_cut_by_budget_is_reported_not_hidden(tiny_model, tiny_tokenizer):
-    model = _seeded(tiny_model, 4)  # answers with many mentions: 40 tokens cannot close it
-    preds = _predictor(model, tiny_tokenizer, guided=True, max_new_tokens=40).predict(NOTES[:1], "phenotype")
+@pytest.mark.parametrize("task", ["phenotype", "diagnosis"])
+@pytest.mark.parametrize("budget", [32, 64, 100])
+def test_guided_answer_closes_within_a_short_budget(tiny_model, tiny_tokenizer, task, budget):
+    # Seed 4 answers with eight mentions (416 tokens) unbounded and seed 0 with a 120-character diagnosis: the
+    # processor closes them before the budget ends (last mentions dropped, a text ended early) so they parse.
+    for seed in (0, 4):
+        preds = _predictor(_seeded(tiny_model, seed), tiny_tokenizer, guided=True,
+                           max_new_tokens=budget).predict(NOTES, task)
+        assert not any(_parse_errors(preds, task)), (seed, [p.raw for p in preds])
+
+
+def test_guided_budget_below_the_skeleton_is_reported_not_hidden(tiny_model, tiny_tokenizer):
+    # `{"mentions":[]}` alone takes more than 8 tokens of this tokenizer: the output is cut and says so.
+    preds = _predictor(tiny_model, tiny_tokenizer, guided=True, max_new_tokens=8).predict(NOTES[:1], "phenotype")
     assert any("invalid JSON" in e for e in preds[0].errors)
 
 

@@ -87,7 +87,7 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int
         if schema is not None:  # a fresh processor per batch: its grammar matchers hold per-row state
             from cancerllm.infer.guided import logits_processor
 
-            extra["logits_processor"] = logits_processor(model, tokenizer, schema)
+            extra["logits_processor"] = logits_processor(model, tokenizer, schema, max_new_tokens)
         with torch.inference_mode():
             gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                                  pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, **extra)

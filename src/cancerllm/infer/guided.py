@@ -6,12 +6,15 @@ processor that masks every token the grammar does not allow next:
 
 * phenotype: ``{"mentions": [{"type": <one of the asked types>, "text": ..., "value": ..., "assertion": ...}]}``
   with ``text`` required and non-blank, ``value`` and ``assertion`` optional (``assertion`` only when it is not
-  ``present``, as in the training targets), keys in the order the training targets use;
+  ``present``, as in the training targets), keys in the order the training targets use, strings without quotes,
+  backslashes or control characters and capped in length (text 120, value 61 characters), and at most
+  ``MAX_MENTIONS_PER_TYPE`` mentions per asked type (a looping model is made to close the list);
 * diagnosis: ``{"diagnosis": <non-blank text>, "icd10": <a code-shaped string or null>}``.
 
-The grammar guarantees the shape, not the content: spans are still grounded and codes validated afterwards. A
-generation that reaches ``max_new_tokens`` before the JSON closes is still cut; the parser reports it in the
-record's errors as for unguided output (give a budget that fits the answer).
+The grammar guarantees the shape, not the content: spans are still grounded and codes validated afterwards. The
+processor also knows the ``max_new_tokens`` budget and closes the answer before it ends (the last mentions are
+lost instead of the whole answer); a budget below the answer's fixed skeleton (~16 tokens) still cuts it, and
+the parser reports that in the record's errors as for unguided output.
 
 Install the optional extra (CPU: ``--no-deps`` skips triton, which only serves CUDA kernels)::
 
@@ -36,7 +39,7 @@ from transformers import LogitsProcessor, LogitsProcessorList
 from cancerllm.data.phenotypes import ASSERTIONS, ENTITY_TYPES
 from cancerllm.errors import ConfigError
 
-__all__ = ["GUIDED_STYLE", "INSTALL_HINT", "MAX_MENTIONS_PER_TYPE", "GrammarLogitsProcessor", "diagnosis_schema",
+__all__ = ["GUIDED_STYLE", "HARD_CLOSE", "INSTALL_HINT", "MAX_MENTIONS_PER_TYPE", "SOFT_CLOSE", "GrammarLogitsProcessor", "diagnosis_schema",
            "guided_problems", "logits_processor", "phenotype_schema", "require_backend", "schema_for"]
 
 GUIDED_STYLE = "json.v1"
@@ -119,11 +122,14 @@ def schema_for(task: str, style: str, types: list[str] | None = None) -> dict[st
 
 
 @lru_cache(maxsize=4)
+def _tokenizer_info(tokenizer: Any, vocab_size: int) -> Any:
+    """xgrammar's token table for (tokenizer, logits width), built once: it walks the whole vocab."""
+    return require_backend().TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
+
+
+@lru_cache(maxsize=4)
 def _compiler(tokenizer: Any, vocab_size: int) -> Any:
-    """One xgrammar compiler per (tokenizer, logits width): building the token table walks the whole vocab."""
-    xgr = require_backend()
-    info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size)
-    return xgr.GrammarCompiler(info, max_threads=1)
+    return require_backend().GrammarCompiler(_tokenizer_info(tokenizer, vocab_size), max_threads=1)
 
 
 @lru_cache(maxsize=32)
@@ -134,30 +140,75 @@ def _compiled(tokenizer: Any, vocab_size: int, schema_json: str) -> Any:
                                                                 separators=(",", ":"))
 
 
+# Budget-aware closing (new tokens left): with SOFT_CLOSE left no new mention or optional key is started (the
+# answer closes at the next structural point: `}` or `]`); with HARD_CLOSE left an open string is closed too.
+SOFT_CLOSE, HARD_CLOSE = 40, 16
+
+
+@lru_cache(maxsize=4)
+def _closers(tokenizer: Any, vocab_size: int) -> tuple[Any, Any, Any, list[bool]]:
+    """Token tables for budget-aware closing: (tokens made only of ``}``/``]``, tokens made only of ``"}]`` that
+    start with ``"``, other tokens holding a ``"``, whether each token holds an odd number of ``"``).
+
+    Our strings can hold no ``"`` or backslash (see the patterns above), so an odd count of quotes generated so far
+    means "inside a string", where ``}`` and ``]`` are text, not closers."""
+    import torch
+
+    vocab = _tokenizer_info(tokenizer, vocab_size).decoded_vocab
+    structural, string_end, quote_other = (torch.zeros(vocab_size, dtype=torch.bool) for _ in range(3))
+    odd_quotes = [False] * vocab_size
+    for tid, piece in enumerate(vocab[:vocab_size]):
+        text = piece.decode("utf-8", "replace") if isinstance(piece, bytes) else str(piece)
+        odd_quotes[tid] = text.count('"') % 2 == 1
+        if text and set(text) <= set('"}]'):
+            structural[tid], string_end[tid] = text[0] != '"', text[0] == '"'
+        elif '"' in text:  # e.g. `","` or `"},{"`: ends a string and opens more structure in one token
+            quote_other[tid] = True
+    return structural, string_end, quote_other, odd_quotes
+
+
 class GrammarLogitsProcessor(LogitsProcessor):
     """A transformers logits processor enforcing one compiled grammar on every row of a batch.
 
     It never reads the prompt: each row's matcher starts at the first generated position and is fed only the
     token that row generated last, so left padding (or any prompt length) cannot shift it, and batched output
     equals unbatched output. A row whose grammar has finished is left alone (generation stops it at EOS).
+
+    With ``max_new_tokens`` it also closes the answer before the budget ends, so a long answer loses its last
+    mentions instead of becoming unparseable: ``SOFT_CLOSE`` tokens before the end, wherever the grammar allows
+    a ``}`` or ``]`` only those are allowed (no new mention, no optional key); ``HARD_CLOSE`` tokens before the
+    end an open string may be closed too (the text then ends early; grounding rejects it if it is not in the
+    note). An answer still cannot close in fewer new tokens than its fixed skeleton needs.
     Use one instance per ``generate`` call (matchers carry state).
     """
 
-    def __init__(self, compiled: Any, vocab_size: int):
+    def __init__(self, compiled: Any, vocab_size: int, max_new_tokens: int | None = None,
+                 closers: tuple[Any, Any, Any, list[bool]] | None = None):
         self.xgr = require_backend()
         self.compiled, self.vocab_size = compiled, vocab_size
+        self.max_new_tokens, self.closers = max_new_tokens, closers
         self.matchers: list[Any] = []
+        self.in_string: list[bool] = []
         self.bitmask = None
+        self.step = 0
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         if not self.matchers:  # first step: nothing generated yet, one fresh matcher per row
             self.matchers = [self.xgr.GrammarMatcher(self.compiled) for _ in range(input_ids.shape[0])]
+            self.in_string = [False] * len(self.matchers)
             self.bitmask = self.xgr.allocate_token_bitmask(len(self.matchers), self.vocab_size)
         else:
             for row, matcher in enumerate(self.matchers):
                 # Feed each row the token it sampled last step; a finished row only receives padding now.
-                if not matcher.is_terminated() and not matcher.accept_token(int(input_ids[row, -1])):
+                if matcher.is_terminated():
+                    continue
+                token = int(input_ids[row, -1])
+                if not matcher.accept_token(token):
                     raise RuntimeError(f"guided decoding: row {row} sampled a token its grammar forbids")
+                if self.closers is not None and self.closers[3][token]:
+                    self.in_string[row] = not self.in_string[row]
+        left = None if self.max_new_tokens is None else self.max_new_tokens - self.step  # including this one
+        self.step += 1
         active = [row for row, m in enumerate(self.matchers) if not m.is_terminated()]
         for row in active:
             self.matchers[row].fill_next_token_bitmask(self.bitmask, row)
@@ -165,13 +216,36 @@ class GrammarLogitsProcessor(LogitsProcessor):
             device = scores.device
             masked = scores.to("cpu") if device.type != "cpu" else scores
             self.xgr.apply_token_bitmask_inplace(masked, self.bitmask, vocab_size=self.vocab_size, indices=active)
+            if left is not None and self.closers is not None and left <= SOFT_CLOSE:
+                self._close(masked, active, hard=left <= HARD_CLOSE)
             scores = masked.to(device) if masked is not scores else scores
         return scores
 
+    def _close(self, scores: Any, rows: list[int], hard: bool) -> None:
+        """Where a row may close something now, keep only its closing tokens (the model still picks among them)."""
+        structural, string_end, quote_other, _ = self.closers
+        width = min(scores.shape[-1], structural.shape[0])
+        for row in rows:
+            allowed = scores[row, :width] > float("-inf")
+            if self.in_string[row] and not hard:
+                # Soft: the model finishes its text, but may leave the string only by a pure closer (`"`, `"}`),
+                # never by a token that also opens the next key or mention.
+                if bool((allowed & ~quote_other[:width]).any()):
+                    scores[row, :width].masked_fill_(quote_other[:width], float("-inf"))
+                continue
+            closer = string_end[:width] if self.in_string[row] else structural[:width]
+            if bool((allowed & closer).any()):  # otherwise the grammar forces a non-closing step: take it
+                scores[row, :width].masked_fill_(~closer, float("-inf"))
 
-def logits_processor(model: Any, tokenizer: Any, schema: dict[str, Any]) -> LogitsProcessorList:
-    """A fresh transformers ``LogitsProcessorList`` constraining ``model.generate`` to ``schema``."""
+
+def logits_processor(model: Any, tokenizer: Any, schema: dict[str, Any],
+                     max_new_tokens: int | None = None) -> LogitsProcessorList:
+    """A fresh transformers ``LogitsProcessorList`` constraining ``model.generate`` to ``schema``.
+
+    With ``max_new_tokens`` (the same budget given to ``generate``) the answer is closed before the budget ends
+    (see :class:`GrammarLogitsProcessor`)."""
     require_backend()
     vocab_size = int(model.get_output_embeddings().weight.shape[0])  # logits width (may exceed len(tokenizer))
     compiled = _compiled(tokenizer, vocab_size, json.dumps(schema, sort_keys=False))
-    return LogitsProcessorList([GrammarLogitsProcessor(compiled, vocab_size)])
+    closers = _closers(tokenizer, vocab_size) if max_new_tokens is not None else None
+    return LogitsProcessorList([GrammarLogitsProcessor(compiled, vocab_size, max_new_tokens, closers)])

@@ -7,14 +7,15 @@ processor that masks every token the grammar does not allow next:
 * phenotype: ``{"mentions": [{"type": <one of the asked types>, "text": ..., "value": ..., "assertion": ...}]}``
   with ``text`` required and non-blank, ``value`` and ``assertion`` optional (``assertion`` only when it is not
   ``present``, as in the training targets), keys in the order the training targets use, strings without quotes,
-  backslashes or control characters and capped in length (text 120, value 61 characters), and at most
+  backslashes or control characters and capped in length (text 120, value 60 characters), and at most
   ``MAX_MENTIONS_PER_TYPE`` mentions per asked type (a looping model is made to close the list);
 * diagnosis: ``{"diagnosis": <non-blank text>, "icd10": <a code-shaped string or null>}``.
 
 The grammar guarantees the shape, not the content: spans are still grounded and codes validated afterwards. The
 processor also knows the ``max_new_tokens`` budget and closes the answer before it ends (the last mentions are
-lost instead of the whole answer); a budget below the answer's fixed skeleton (~16 tokens) still cuts it, and
-the parser reports that in the record's errors as for unguided output.
+lost instead of the whole answer); a budget below the answer's fixed skeleton (16-32 tokens with a tokenizer
+that spells JSON character by character) still cuts it, and the parser reports that in the record's errors as for
+unguided output.
 
 Install the optional extra (CPU: ``--no-deps`` skips triton, which only serves CUDA kernels)::
 
@@ -39,8 +40,9 @@ from transformers import LogitsProcessor, LogitsProcessorList
 from cancerllm.data.phenotypes import ASSERTIONS, ENTITY_TYPES
 from cancerllm.errors import ConfigError
 
-__all__ = ["GUIDED_STYLE", "HARD_CLOSE", "INSTALL_HINT", "MAX_MENTIONS_PER_TYPE", "SOFT_CLOSE", "GrammarLogitsProcessor", "diagnosis_schema",
-           "guided_problems", "logits_processor", "phenotype_schema", "require_backend", "schema_for"]
+__all__ = ["GUIDED_STYLE", "HARD_CLOSE", "INSTALL_HINT", "MAX_MENTIONS_PER_TYPE", "SOFT_CLOSE",
+           "GrammarLogitsProcessor", "diagnosis_schema", "guided_problems", "logits_processor", "phenotype_schema",
+           "require_backend", "schema_for"]
 
 GUIDED_STYLE = "json.v1"
 INSTALL_HINT = ('pip install --no-deps "xgrammar>=0.2.8" "apache-tvm-ffi>=0.1.11" '

@@ -114,3 +114,19 @@ def test_recipe_lm_features_cached_and_truncated(tiny_model, tiny_tokenizer, tmp
     assert lm.chars_seen < lm.chars_total  # the long note was cut at 2 chunks, and that is counted
     b = lm.transform(["a", "b"], texts)  # read back from the cache
     assert np.array_equal(a, b)
+
+
+def test_recipe_limit_takes_a_seeded_sample_not_the_first_notes(synth_files, tmp_path):
+    # Real files are sorted by patient id (tissue-source site first): the first N reports span few cancer types.
+    import joblib
+
+    _, files = synth_files
+    notes = sorted(_records(files["train"]), key=lambda r: r["cancer_type"])
+    ordered = tmp_path / "sorted.jsonl"
+    ordered.write_text("".join(json.dumps(r) + "\n" for r in notes), encoding="utf-8")
+    cfg = ClassifyConfig(train=str(ordered), dev=str(files["dev"]), predict=[str(files["test"])], hard=False,
+                         out=str(tmp_path / "out"), folds=2, trees=5, limit=60, labels=["cancer_type"])
+    run(cfg)
+    model = joblib.load(tmp_path / "out" / "model.joblib")
+    first_60_types = {r["cancer_type"] for r in notes[:60]}
+    assert len(model.type_head.classes) > len(first_60_types) + 3

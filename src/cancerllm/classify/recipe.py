@@ -96,7 +96,7 @@ class ClassifyConfig:
     folds: int = 5
     """Folds for the out-of-fold probabilities the stacked heads learn from."""
     limit: int | None = None
-    """Use only the first N training notes (learning curves, smoke runs)."""
+    """Use a seeded random sample of N training notes (learning curves, smoke runs); null = all."""
     seed: int = 0
 
     def validate(self) -> list[str]:
@@ -414,7 +414,13 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
     timings: dict[str, float] = {}
     train_p, dev_p = _resolve(cfg.train), _resolve(cfg.dev)
     pred_p = [_resolve(p) for p in cfg.predict]
-    train = _read(train_p)[: cfg.limit] if cfg.limit else _read(train_p)
+    train = _read(train_p)
+    if cfg.limit and cfg.limit < len(train):
+        # A seeded sample, not the first N: files are sorted by patient id, whose prefix is the tissue source
+        # site, so the first N reports cover only a few cancer types.
+        import random
+
+        train = random.Random(cfg.seed).sample(train, cfg.limit)
     dev = _read(dev_p)
     save_config(cfg, out)
 

@@ -230,6 +230,8 @@ class GenerateArgs:
 
 # Smallest prompt budget accepted before loading: template (~30-60 tokens) plus a 32-token note chunk at least.
 MIN_PROMPT_TOKENS = 64
+DEFAULT_PROMPT_TOKENS = 1024
+"""Prompt budget when neither a training run nor --generate.max_prompt_tokens gives one."""
 
 
 # ----------------------------------------------------------------------------------------------- machinery

@@ -87,7 +87,7 @@ def _load_data(cfg: DemoConfig) -> tuple[list[Any], list[Any], list[Any], str]:
     rng = random.Random(cfg.seed)
     if cfg.data != "synth":
         try:
-            from cancerllm.data.tcga import load_tcga
+            from cancerllm.data.corpora.tcga import load_tcga
 
             train, dev, test = load_tcga("train"), load_tcga("dev"), load_tcga("test")
             # Held-out reports with a gold T label, so every scored row has stage and type gold.

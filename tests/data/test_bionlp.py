@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cancerllm.data.bionlp import load_bionlp, note_from_record
+from cancerllm.data.corpora.bionlp import load_bionlp, note_from_record
 from cancerllm.data.paths import has_dataset
 from cancerllm.errors import ConfigError, DataFormatError
 

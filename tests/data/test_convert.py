@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from cancerllm.data.convert import SOURCES, convert
+from cancerllm.data.corpora.convert import SOURCES, convert
 from cancerllm.data.io import read_notes
-from cancerllm.data.mtsamples import load_mtsamples, note_from_record
+from cancerllm.data.corpora.mtsamples import load_mtsamples, note_from_record
 from cancerllm.data.paths import has_dataset
 from cancerllm.errors import ConfigError, ResourceError
 

@@ -13,10 +13,10 @@ import simple_icd_10_cm as icd
 from typer.testing import CliRunner
 
 from cancerllm.data.io import read_notes
-from cancerllm.data.phenotypes import ASSERTIONS, ENTITY_TYPES
+from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 from cancerllm.data.synth import split_of, synthesize, write_synth
-from cancerllm.data.synth_case import make_case
-from cancerllm.data.synth_vocab import (
+from cancerllm.data.synth.case import make_case
+from cancerllm.data.synth.vocab import (
     FAKE_DOCTORS,
     FAKE_GIVEN,
     FAKE_SURNAMES,
@@ -26,7 +26,7 @@ from cancerllm.data.synth_vocab import (
     NOTE_KINDS,
     POSSIBLE_CUES,
 )
-from cancerllm.data.values import normalize_value
+from cancerllm.knowledge.values import normalize_value
 from cancerllm.errors import ConfigError
 
 # A sentence ends at . ; ! ? followed by whitespace, or at a line break ("2.3 cm" does not end one).

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from cancerllm.data import icd
+from cancerllm.knowledge import icd
 from cancerllm.data.paths import has_dataset
-from cancerllm.data.tcga import SPLITS, TcgaStats, find_tnm, load_tcga, note_from_record
+from cancerllm.data.corpora.tcga import SPLITS, TcgaStats, find_tnm, load_tcga, note_from_record
 from cancerllm.errors import ConfigError, DataFormatError
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from cancerllm.data.paths import dataset_dir, has_dataset
 from cancerllm.data.schema import Mention, Note
-from cancerllm.data.tnm import find_tnm, gold_class
+from cancerllm.knowledge.tnm import find_tnm, gold_class
 from cancerllm.evaluate.hard import MASK, mask_text, mask_tnm
 
 TCGA = "tcga_path_reports"

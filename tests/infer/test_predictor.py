@@ -56,7 +56,7 @@ def test_diagnosis_record_validates_icd(tiny_model, tiny_tokenizer):
     p = preds[0]
     assert p.task == "diagnosis"
     if p.diagnosis is not None and p.diagnosis.icd10 is not None:
-        from cancerllm.data.icd import is_valid
+        from cancerllm.knowledge.icd import is_valid
 
         assert is_valid(p.diagnosis.icd10)
     else:

@@ -112,7 +112,7 @@ def test_perturb_abbrev_swap_variants_and_tnm_prefix():
 
 @pytest.mark.skipif(not _has_tcga(), reason="shared TCGA data absent")
 def test_perturb_tcga_notes_spans_remapped():
-    from cancerllm.data.tcga import load_tcga
+    from cancerllm.data.corpora.tcga import load_tcga
 
     tcga = [n for n in load_tcga("test") if n.mentions][:25]
     changed = 0

@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from cancerllm.data.phenotypes import ASSERTIONS, ENTITY_TYPES
+from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 from cancerllm.data.schema import Note
 from cancerllm.serve.app import predict_isolated
 

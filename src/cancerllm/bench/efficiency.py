@@ -84,7 +84,7 @@ class BenchConfig:
     train_batch_size: int = 2
 
     def validate(self) -> list[str]:
-        from cancerllm.data.phenotypes import type_problems
+        from cancerllm.knowledge.phenotypes import type_problems
 
         problems = []
         for key in ("n_notes", "repeats", "n_boot", "train_steps", "train_batch_size"):

@@ -1,7 +1,7 @@
 """Feature builders for the document-level heads: lexical (TF-IDF), measurements, and the LM's hidden states.
 
 Every builder is fitted on training notes only and applied unchanged to dev/test notes. The heads are trained on
-TNM-masked text (:func:`cancerllm.data.tnm.mask_tnm`): they are the path used when a report states no stage, so
+TNM-masked text (:func:`cancerllm.knowledge.tnm.mask_tnm`): they are the path used when a report states no stage, so
 they must learn from what a report describes (size, invasion, nodes), not from the stage strings the evidence
 path already reads.
 

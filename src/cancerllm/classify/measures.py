@@ -1,6 +1,6 @@
 """Measurements a pathologist stages from when no TNM string is written: tumour size and positive lymph nodes.
 
-When a report states ``pT2`` the label is read from that token (:mod:`cancerllm.data.tnm`). When it does not (or
+When a report states ``pT2`` the label is read from that token (:mod:`cancerllm.knowledge.tnm`). When it does not (or
 the token was masked: the "hard" split), AJCC staging still follows from what the report measures: a 2.6 cm breast
 carcinoma is T2, "metastatic carcinoma in 2 of 14 lymph nodes" is N1 for most sites. This module finds those
 measurements with their character spans, so a label inferred from them can point at the words it came from.

@@ -3,7 +3,7 @@
 Shape (build -> fit -> calibrate -> predict -> report), evidence first:
 
 1. **Evidence path.** If a report states the class ("pT2a", "pN1 (2/14)"), the label is read from that token
-   (:func:`cancerllm.data.tnm.stated_classes`) and carries its span: ``note[start:end] == text``. On TCGA train
+   (:func:`cancerllm.knowledge.tnm.stated_classes`) and carries its span: ``note[start:end] == text``. On TCGA train
    the stated class equals the registry label for ~97% of reports that state one.
 2. **Inferred path.** Otherwise a head trained on TNM-masked training text predicts it from what the report
    describes (size, invasion, node counts, histology words; optionally the LM's hidden states) and the label is
@@ -245,7 +245,7 @@ def _label_records(model: Model, notes: list[Any], texts: list[str]) -> list[Any
     """Prediction records for ``texts`` (the notes' texts, possibly masked): evidence first, else inferred."""
     from cancerllm.classify.measures import find_measures
     from cancerllm.data.schema import Mention, Prediction
-    from cancerllm.data.tnm import mask_tnm, stated_classes
+    from cancerllm.knowledge.tnm import mask_tnm, stated_classes
 
     masked = [mask_tnm(t)[0] for t in texts]
     ids = [n.id for n in notes]
@@ -284,7 +284,7 @@ def _label_records(model: Model, notes: list[Any], texts: list[str]) -> list[Any
 
 def predict_notes(model: Model, notes: list[Any], hard: bool = False) -> list[Any]:
     """Label ``notes`` (their TNM strings masked first when ``hard``)."""
-    from cancerllm.data.tnm import mask_tnm
+    from cancerllm.knowledge.tnm import mask_tnm
 
     texts = [mask_tnm(n.text)[0] if hard else n.text for n in notes]
     return _label_records(model, notes, texts)
@@ -293,7 +293,7 @@ def predict_notes(model: Model, notes: list[Any], hard: bool = False) -> list[An
 def _calibrate(model: Model, dev: list[Any], out: Path) -> dict[str, Any]:
     """Fit one temperature per head on dev (masked text: the inferred path's input) and report ECE."""
     from cancerllm.classify.heads import _temper, expected_calibration_error, fit_temperature, reliability_bins
-    from cancerllm.data.tnm import mask_tnm
+    from cancerllm.knowledge.tnm import mask_tnm
     from cancerllm.evaluate.scorer import gold_labels
 
     gold = [gold_labels(n) for n in dev]
@@ -400,7 +400,7 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
     import joblib
 
     from cancerllm.data.io import write_jsonl
-    from cancerllm.data.tnm import mask_tnm
+    from cancerllm.knowledge.tnm import mask_tnm
     from cancerllm.evaluate.scorer import gold_labels
     from cancerllm.runtime import seed_everything, write_run_meta
 

@@ -7,7 +7,7 @@ returned when the phrase is not in the note: an ungrounded value is reported, ne
 
 Every strategy matches *whole words*: "ER" is not found inside "HER2", "NO" not inside "NOT". A word edge is
 where a word character meets a non-word character (or the text ends), plus the edges of a packed TNM token that
-:func:`cancerllm.data.tnm.find_tnm` reads: "N1" inside "pT2N1M0" and "T2" inside "pT2" are tokens of the
+:func:`cancerllm.knowledge.tnm.find_tnm` reads: "N1" inside "pT2N1M0" and "T2" inside "pT2" are tokens of the
 staging grammar, so a model quoting them is grounded.
 
 When the phrase occurs several times, :func:`align` takes the *nearest free* occurrence: not already used by an
@@ -43,7 +43,7 @@ def _is_word(ch: str) -> bool:
 @lru_cache(maxsize=16)
 def _tnm_edges(text: str) -> frozenset[int]:
     """Offsets where a packed TNM token starts, ends, or its axis letter follows the prefix ("p|T2", "T2|N1")."""
-    from cancerllm.data.tnm import find_tnm
+    from cancerllm.knowledge.tnm import find_tnm
 
     edges: set[int] = set()
     for m in find_tnm(text):

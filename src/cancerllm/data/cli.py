@@ -36,7 +36,7 @@ def convert_cmd(
     root: Path | None = typer.Option(None, "--root", help="Data folder; default ../shared/data or $CANCERLLM_DATA."),
 ) -> None:
     """Convert a shared real corpus split into Note JSONL (labels, evidence spans, ICD-10-CM diagnosis)."""
-    from cancerllm.data.convert import convert
+    from cancerllm.data.corpora.convert import convert
 
     path, count = convert(source=source, split=split, out=out, root=root)
     typer.echo(f"wrote {count} notes to {path}")

@@ -98,7 +98,7 @@ def chunk_mentions(mentions: Sequence[Mention], chunk: Chunk) -> list[dict[str, 
 
 def annotated_types(notes: Sequence[Note]) -> list[str]:
     """Entity types that the gold data annotates (the prompt asks only for these, in schema order)."""
-    from cancerllm.data.phenotypes import ENTITY_TYPES
+    from cancerllm.knowledge.phenotypes import ENTITY_TYPES
 
     seen = {m.type for n in notes for m in n.mentions}
     return [t for t in ENTITY_TYPES if t in seen]

@@ -113,7 +113,7 @@ def notes_from_source(source: str, split: str, synth_n: int = 400, seed: int = 0
     if source not in DATA_SOURCES:
         raise ConfigError(f"data source: got {source!r}, expected one of {list(DATA_SOURCES)} or a file path")
     if source != "synth":
-        from cancerllm.data.tcga import DATASET, SPLITS, load_tcga
+        from cancerllm.data.corpora.tcga import DATASET, SPLITS, load_tcga
 
         try:
             notes = load_tcga(split)

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from cancerllm.data.phenotypes import ASSERTIONS, ENTITY_TYPES
+from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 from cancerllm.registry import prompt_styles
 
 __all__ = ["PromptStyle", "JsonStyle", "QAStyle", "get_style", "render", "Example", "QUESTIONS",

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cancerllm.data.phenotypes import ASSERTIONS, ENTITY_TYPES
+from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 from cancerllm.errors import DataFormatError
 
 __all__ = ["Note", "Mention", "Diagnosis", "InstructionExample", "Prediction", "Assertion", "TASKS"]

@@ -1,6 +1,6 @@
 """Non-LLM baselines that write ``Prediction`` records, so they go through the same ``cancerllm evaluate``.
 
-* ``regex``: rule extractor for explicit pTNM strings. It reads tokens with :func:`cancerllm.data.tnm.find_tnm`,
+* ``regex``: rule extractor for explicit pTNM strings. It reads tokens with :func:`cancerllm.knowledge.tnm.find_tnm`,
   the same finder that grounds the TCGA evidence spans and that the hard split masks with (OCR ``pNO``, ``pTla``
   read as N0, T1), prefers pathologic (``p``/``yp``) tokens over others and the first over later ones, and keeps
   the Kefeli classes (T1-T4, N0-N3, M0/M1; TX/T0/Tis/NX/MX -> not stated). Each value is also emitted as a
@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 from cancerllm.data.schema import Mention, Note, Prediction
-from cancerllm.data.tnm import stated_classes
+from cancerllm.knowledge.tnm import stated_classes
 from cancerllm.evaluate.scorer import gold_labels
 
 __all__ = ["BASELINES", "STAGE_KEYS", "regex_labels", "regex_predict", "run_baseline", "tfidf_predict"]

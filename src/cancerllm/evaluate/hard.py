@@ -2,7 +2,7 @@
 
 Pathology reports often state the answer verbatim ("pT2 pN1a pMX", "T2 N0 M0", "ypT3N1M0"); on those a regex
 is near-perfect (SMM4H 2026 "easy" T macro-F1 0.99 vs ~0.73 once the strings are removed). :func:`mask_text`
-replaces each *chain* of TNM tokens with :data:`MASK`, using :func:`cancerllm.data.tnm.mask_tnm`: the same
+replaces each *chain* of TNM tokens with :data:`MASK`, using :func:`cancerllm.knowledge.tnm.mask_tnm`: the same
 finder the TCGA evidence spans, the regex baseline and the inference guard use, so nothing the baseline could
 read survives (OCR "PT4", "pTla", "pNla", "pNQ" included). It is deterministic (no randomness, so no seed).
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cancerllm.data.schema import Note
-from cancerllm.data.tnm import MASK
-from cancerllm.data.tnm import mask_tnm as mask_text
+from cancerllm.knowledge.tnm import MASK
+from cancerllm.knowledge.tnm import mask_tnm as mask_text
 
 __all__ = ["MASK", "hard_split", "mask_text", "mask_tnm"]
 

@@ -26,15 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from cancerllm.config import GenerateArgs, ModelArgs, save_config
+from cancerllm.config import DEFAULT_PROMPT_TOKENS, GenerateArgs, ModelArgs, save_config
 from cancerllm.errors import ConfigError, DataFormatError, ResourceError
 
 __all__ = ["ExtractConfig", "load_predictor", "read_done_ids", "run"]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_PROMPT_TOKENS = 1024
-"""Prompt budget without a training run (the embedded model zero-shot) and without --generate.max_prompt_tokens."""
 
 PREDICTIONS = "predictions.jsonl"
 _RESUME_FREE = ("limit", "window")  # settings that may change between an interrupted run and its resumption
@@ -78,7 +75,7 @@ class ExtractConfig:
         if self.limit is not None and self.limit < 1:
             problems.append(f"limit: got {self.limit}, expected a number of notes >= 1 (or leave --limit unset "
                             "for all notes)")
-        from cancerllm.data.phenotypes import type_problems
+        from cancerllm.knowledge.phenotypes import type_problems
 
         return problems + type_problems(self.types)
 

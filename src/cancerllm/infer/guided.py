@@ -37,7 +37,7 @@ from typing import Any
 
 from transformers import LogitsProcessor, LogitsProcessorList
 
-from cancerllm.data.phenotypes import ASSERTIONS, ENTITY_TYPES
+from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 from cancerllm.errors import ConfigError
 
 __all__ = ["GUIDED_STYLE", "HARD_CLOSE", "INSTALL_HINT", "MAX_MENTIONS_PER_TYPE", "SOFT_CLOSE",

@@ -23,8 +23,8 @@ from typing import Any
 
 from cancerllm.data.align import align
 from cancerllm.data.schema import Diagnosis, Mention
-from cancerllm.data.tnm import gold_class, read_match
-from cancerllm.data.values import LABEL_OF_TYPE, normalize_value
+from cancerllm.knowledge.tnm import gold_class, read_match
+from cancerllm.knowledge.values import LABEL_OF_TYPE, normalize_value
 
 __all__ = [
     "cancer_type_of",
@@ -144,7 +144,7 @@ def check_diagnosis(text: str | None, icd10: str | None,
         >>> print(errs[0])
         diagnosis text not grounded: none of its 1 key term(s) occurs in the note (copied from a retrieved example?)
     """
-    from cancerllm.data import icd
+    from cancerllm.knowledge import icd
 
     errors: list[str] = []
     if not text:
@@ -173,7 +173,7 @@ def check_diagnosis(text: str | None, icd10: str | None,
 
 def cancer_type_of(text: str | None) -> str | None:
     """TCGA project whose name best matches the diagnosis text (exact name first, then word overlap)."""
-    from cancerllm.data.icd import TCGA_PROJECTS
+    from cancerllm.knowledge.icd import TCGA_PROJECTS
 
     if not text:
         return None

@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cancerllm.config import GenerateArgs
+from cancerllm.config import DEFAULT_PROMPT_TOKENS, GenerateArgs
 from cancerllm.data.chunking import Chunk, chunk_text
 from cancerllm.data.instruct import note_budget, token_counter
-from cancerllm.data.phenotypes import ENTITY_TYPES
+from cancerllm.knowledge.phenotypes import ENTITY_TYPES
 from cancerllm.data.prompts import Example, get_style
 from cancerllm.data.schema import Note, Prediction
-from cancerllm.data.values import labels_from_mentions
+from cancerllm.knowledge.values import labels_from_mentions
 from cancerllm.infer.generate import GenerationCancelled, GenerationStats, generate
 from cancerllm.infer.postprocess import check_diagnosis, ground_mentions, merge_mentions, vote_diagnosis
 
@@ -76,7 +76,8 @@ class Predictor:
     # ------------------------------------------------------------------ prompt construction
     def _budgets(self) -> tuple[int, int]:
         """(tokens for the note chunk, tokens for retrieved examples)."""
-        total = note_budget(self.style_name, self.tokenizer, self.gen.max_prompt_tokens, self.types)
+        budget = self.gen.max_prompt_tokens or DEFAULT_PROMPT_TOKENS  # None: no run gave one (load_predictor sets it)
+        total = note_budget(self.style_name, self.tokenizer, budget, self.types)
         ex_budget = min(total // 2, 160 * self.k) if (self.retriever is not None and self.k > 0) else 0
         return total - ex_budget, ex_budget
 

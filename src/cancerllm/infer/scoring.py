@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cancerllm.data.chunking import chunk_text
-from cancerllm.data.icd import TCGA_PROJECTS
+from cancerllm.knowledge.icd import TCGA_PROJECTS
 from cancerllm.data.instruct import prompt_token_ids, token_counter
 from cancerllm.data.prompts import render
 from cancerllm.errors import ConfigError

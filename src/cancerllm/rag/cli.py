@@ -85,7 +85,7 @@ def measure_cmd(
 
     idx = load_index(index)
     if queries.startswith("tcga:"):
-        from cancerllm.data.tcga import load_tcga
+        from cancerllm.data.corpora.tcga import load_tcga
 
         notes = load_tcga(queries.split(":", 1)[1])
     else:

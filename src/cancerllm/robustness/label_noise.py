@@ -10,7 +10,7 @@ model on the clean test set. Here a label is replaced *consistently* everywhere 
   a prompt style that states no value (``qa.v1``: its target is the quoted text alone, identical before and after
   noise) is refused for stage noise.
 * ``cancer_type``: ``note.cancer_type``, the diagnosis (text and ICD-10-CM code of the new TCGA project, via
-  :func:`cancerllm.data.icd.diagnosis_for`) and the value/code of ``cancer_diagnosis`` mentions.
+  :func:`cancerllm.knowledge.icd.diagnosis_for`) and the value/code of ``cancer_diagnosis`` mentions.
 
 Which notes are flipped is drawn per field with a seeded stream: exactly ``round(rate * n)`` of the ``n`` notes
 that have that label. The replacement is uniform over the other classes. Each flipped note records the original
@@ -48,7 +48,7 @@ _MENTION_TYPE = {"t_stage": "stage_t", "n_stage": "stage_n", "m_stage": "stage_m
 
 
 def _projects() -> tuple[str, ...]:
-    from cancerllm.data.icd import TCGA_PROJECTS
+    from cancerllm.knowledge.icd import TCGA_PROJECTS
 
     return tuple(sorted(TCGA_PROJECTS))
 
@@ -59,7 +59,7 @@ def _current(note: Note, field: str) -> str | None:
     if field in note.labels:
         return note.labels[field]
     # Notes without document labels (synthetic, hand-made) carry the stage in their mentions only.
-    from cancerllm.data.values import labels_from_mentions
+    from cancerllm.knowledge.values import labels_from_mentions
 
     return labels_from_mentions(note.mentions).get(field)
 
@@ -71,7 +71,7 @@ def _flip(note: Note, field: str, new: str) -> Note:
     meta["label_noise"] = {**meta.get("label_noise", {}), field: old}
     update: dict[str, Any] = {"meta": meta}
     if field == "cancer_type":
-        from cancerllm.data.icd import diagnosis_for
+        from cancerllm.knowledge.icd import diagnosis_for
 
         dx = diagnosis_for(new)  # the new project's default name and ICD-10-CM code
         update.update(cancer_type=new, diagnosis=dx)

@@ -12,7 +12,7 @@ Three steps, each an edit of the text recorded in one :class:`~cancerllm.robustn
    of the mitigated curve measures that cost.
 2. **Split repair**: "carci noma" -> "carcinoma" when the two pieces are unknown and their join is known.
 3. **Surface variants** (HER-2, erbB2 -> the training corpus' most frequent spelling, e.g. HER2), and optionally
-   abbreviation expansion with the oncology table (:func:`cancerllm.data.abbreviations.expand`).
+   abbreviation expansion with the oncology table (:func:`cancerllm.knowledge.abbreviations.expand`).
 
 Predictions are made on the normalised text; :func:`restore_prediction` maps their spans through the inverse
 log, so ``original[start:end]`` is what the user sees.
@@ -273,7 +273,7 @@ class Normalizer:
         return out
 
     def _abbrev_edits(self, text: str, taken: list[Edit]) -> list[Edit]:
-        from cancerllm.data.abbreviations import ABBREVIATIONS, expand
+        from cancerllm.knowledge.abbreviations import ABBREVIATIONS, expand
 
         out = []
         for m in _TOKEN.finditer(text):

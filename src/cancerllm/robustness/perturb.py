@@ -141,7 +141,7 @@ _TNM_PREFIX = re.compile(r"^(?:yp|p|c)(?=[TNM])")
 
 
 def _plan_abbrev(note: Note, rate: float, rng: random.Random) -> list[Edit]:
-    from cancerllm.data.tnm import find_tnm
+    from cancerllm.knowledge.tnm import find_tnm
 
     cands: list[tuple[int, int, list[str]]] = []
     for m in _VARIANTS.finditer(note.text):

@@ -144,7 +144,7 @@ def stated_stage_labels(pred: Prediction, note_text: str, style: Any) -> dict[st
         'T3'
     """
     from cancerllm.data.align import align
-    from cancerllm.data.values import LABEL_OF_TYPE, normalize_value
+    from cancerllm.knowledge.values import LABEL_OF_TYPE, normalize_value
 
     stated: dict[tuple[str, str], str | None] = {}
     for out in pred.raw:  # one generation per chunk, in note order

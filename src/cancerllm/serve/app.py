@@ -299,7 +299,7 @@ def create_app(predictor_factory: Callable[[], Any], cfg: ServeConfig | None = N
 
     @app.get("/schema", response_model=SchemaInfo)
     def schema() -> SchemaInfo:
-        from cancerllm.data.phenotypes import ASSERTIONS, ENTITY_TYPES
+        from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
         from cancerllm.data.schema import TASKS
 
         types = [{"name": t.name, "definition": t.definition, "examples": list(t.examples), "family": t.family,

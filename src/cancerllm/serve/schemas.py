@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cancerllm.data.phenotypes import ENTITY_TYPES
+from cancerllm.knowledge.phenotypes import ENTITY_TYPES
 from cancerllm.data.schema import Prediction
 
 __all__ = ["Health", "NoteIn", "PredictRequest", "PredictResponse", "SchemaInfo"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cancerllm.data.tnm import find_tnm, gold_class, read_match, read_value
-from cancerllm.data.values import coarse_stage, normalize_value
+from cancerllm.knowledge.tnm import find_tnm, gold_class, read_match, read_value
+from cancerllm.knowledge.values import coarse_stage, normalize_value
 from cancerllm.errors import ConfigError
 
 

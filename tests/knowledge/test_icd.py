@@ -7,7 +7,7 @@ from importlib import resources
 
 import pytest
 
-from cancerllm.data import icd
+from cancerllm.knowledge import icd
 from cancerllm.errors import DataFormatError
 
 # All 33 TCGA projects (GDC), LAML included although TCGA-Reports has no LAML report.

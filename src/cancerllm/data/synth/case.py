@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from cancerllm.data.synth_vocab import (
+from cancerllm.data.synth.vocab import (
     CANCERS,
     FAKE_GIVEN,
     FAKE_SURNAMES,

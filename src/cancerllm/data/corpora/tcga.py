@@ -4,7 +4,7 @@ Each report becomes one note with:
 
 * ``labels``: the registry's coarse ``t_stage`` / ``n_stage`` / ``m_stage`` (T1-T4, N0-N3, M0-M1; null stays None);
 * ``diagnosis``: the project's lower-case cancer name and an ICD-10-CM code normalised from TCGA's ``icd_10``
-  by project and histology (:func:`cancerllm.data.icd.normalize_tcga`);
+  by project and histology (:func:`cancerllm.knowledge.icd.normalize_tcga`);
 * ``mentions``: evidence spans ``stage_t`` / ``stage_n`` / ``stage_m`` where the report states the gold class,
   e.g. "PATHOLOGIC STAGE: pT2a NO MX" gives ``stage_t`` "pT2a" (value T2) and ``stage_n`` "NO" (value N0)
   when the registry says T2 / N0. A statement that contradicts the registry adds no mention (the registry label
@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cancerllm.data.icd import TCGA_PROJECTS, normalize_tcga
+from cancerllm.knowledge.icd import TCGA_PROJECTS, normalize_tcga
 from cancerllm.data.io import convert_records
 from cancerllm.data.paths import dataset_dir
 from cancerllm.data.schema import Diagnosis, Mention, Note
-from cancerllm.data.tnm import find_tnm, gold_class
+from cancerllm.knowledge.tnm import find_tnm, gold_class
 from cancerllm.errors import ConfigError, DataFormatError
 
 __all__ = ["DATASET", "META_FIELDS", "SPLITS", "TcgaStats", "find_tnm", "load_tcga", "note_from_record"]

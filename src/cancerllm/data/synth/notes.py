@@ -7,7 +7,7 @@ in the middle, so the gold mentions of the assessment sit far from the start (te
 Example:
     >>> import random
     >>> from cancerllm.data.synth import Doc
-    >>> from cancerllm.data.synth_case import make_case
+    >>> from cancerllm.data.synth.case import make_case
     >>> d = Doc(); WRITERS["radiology"](d, make_case(random.Random(2), 1), random.Random(0), long_note=False,
     ...                                  with_phi=False)
     >>> d.render(random.Random(0), 0.0)[0].splitlines()[0].startswith(("EXAM", "CT", "MRI", "PET"))
@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import random
 
-from cancerllm.data import synth_sections as s
-from cancerllm.data.synth_case import Case
-from cancerllm.data.synth_vocab import FILLER
+from cancerllm.data.synth import sections as s
+from cancerllm.data.synth.case import Case
+from cancerllm.data.synth.vocab import FILLER
 
 __all__ = ["WRITERS"]
 

@@ -57,16 +57,16 @@ def convert(source: str, split: str, out: Path, root: Path | None = None) -> tup
     errors: list[DataFormatError] = []
     stats = None
     if source == "tcga":
-        from cancerllm.data.tcga import TcgaStats, load_tcga
+        from cancerllm.data.corpora.tcga import TcgaStats, load_tcga
 
         stats = TcgaStats()
         notes = load_tcga(split, root, stats=stats, errors=errors)
     elif source == "bionlp13cg":
-        from cancerllm.data.bionlp import load_bionlp
+        from cancerllm.data.corpora.bionlp import load_bionlp
 
         notes = load_bionlp(split, root, errors=errors)
     else:
-        from cancerllm.data.mtsamples import load_mtsamples
+        from cancerllm.data.corpora.mtsamples import load_mtsamples
 
         notes = load_mtsamples(root, errors=errors)
     for err in errors:

@@ -12,7 +12,7 @@ cancer. Examples of what they write (mentions in brackets):
 Example:
     >>> import random
     >>> from cancerllm.data.synth import Doc
-    >>> from cancerllm.data.synth_case import make_case
+    >>> from cancerllm.data.synth.case import make_case
     >>> d = Doc(); family(d, make_case(random.Random(5), 1), random.Random(0))
     >>> text, mentions, _ = d.render(random.Random(0), 0.0)
     >>> all(m.assertion == "family" for m in mentions)
@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import random
 
-from cancerllm.data.abbreviations import expand
-from cancerllm.data.synth_case import Case, grade_surface, marker_surface, size_surface, stage_tokens
-from cancerllm.data.synth_vocab import FAKE_DOCTORS, FILLER, METASTASIS_SITES
+from cancerllm.knowledge.abbreviations import expand
+from cancerllm.data.synth.case import Case, grade_surface, marker_surface, size_surface, stage_tokens
+from cancerllm.data.synth.vocab import FAKE_DOCTORS, FILLER, METASTASIS_SITES
 
 __all__ = [
     "FAKE_DOCTORS",

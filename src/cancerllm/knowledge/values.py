@@ -1,7 +1,7 @@
 """Normalise a phenotype's surface text to its canonical value, and derive document-level labels.
 
 The coarse TNM classes follow Kefeli & Tatonetti's TCGA work: substage dropped, TX/T0/Tis -> None. A stage value
-is read by :func:`cancerllm.data.tnm.read_value` from one token of the right axis, case-sensitively, so
+is read by :func:`cancerllm.knowledge.tnm.read_value` from one token of the right axis, case-sensitively, so
 "at 3 o'clock, pT2" is T2 (never T3 from "t 3") and "in 2 of 14 nodes (pN1)" is N1 (never N2).
 
 Example:
@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from cancerllm.data.tnm import gold_class, read_value
+from cancerllm.knowledge.tnm import gold_class, read_value
 
 __all__ = ["LABEL_OF_TYPE", "coarse_stage", "labels_from_mentions", "normalize_value"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cancerllm.data.abbreviations import ABBREVIATIONS, expand, load_table, senses
+from cancerllm.knowledge.abbreviations import ABBREVIATIONS, expand, load_table, senses
 from cancerllm.data.synth import synthesize
 from cancerllm.errors import ResourceError
 

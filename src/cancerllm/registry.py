@@ -26,7 +26,7 @@ from typing import Any
 
 from cancerllm.errors import ConfigError
 
-__all__ = ["Registry", "retrievers", "perturbations", "metrics", "prompt_styles", "load_all", "all_registries"]
+__all__ = ["Registry", "all_registries", "load_all", "metrics", "perturbations", "prompt_styles", "retrievers"]
 
 
 class Registry:

@@ -26,8 +26,17 @@ from typing import Any
 from cancerllm.errors import ConfigError, ResourceError
 
 __all__ = [
-    "resolve_device", "resolve_dtype", "seed_everything", "has_package", "require", "versions",
-    "sha256_file", "write_run_meta", "hardware", "logger", "offline_env",
+    "hardware",
+    "has_package",
+    "logger",
+    "offline_env",
+    "require",
+    "resolve_device",
+    "resolve_dtype",
+    "seed_everything",
+    "sha256_file",
+    "versions",
+    "write_run_meta",
 ]
 
 logger = logging.getLogger("cancerllm")

@@ -10,7 +10,6 @@ from cancerllm.data.corpora.bionlp import load_bionlp, note_from_record
 from cancerllm.data.paths import has_dataset
 from cancerllm.errors import ConfigError, DataFormatError
 
-
 needs_bionlp = pytest.mark.skipif(not has_dataset("bionlp13cg_ner"), reason="shared bionlp13cg_ner data absent")
 
 REC = {"id": "bionlp13cg-dev-00001", "split": "dev", "text": "TP53 loss in breast cancer and glioma cells .",

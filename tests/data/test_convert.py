@@ -7,8 +7,8 @@ import json
 import pytest
 
 from cancerllm.data.corpora.convert import SOURCES, convert
-from cancerllm.data.io import read_notes
 from cancerllm.data.corpora.mtsamples import load_mtsamples, note_from_record
+from cancerllm.data.io import read_notes
 from cancerllm.data.paths import has_dataset
 from cancerllm.errors import ConfigError, ResourceError
 

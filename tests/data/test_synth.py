@@ -13,7 +13,6 @@ import simple_icd_10_cm as icd
 from typer.testing import CliRunner
 
 from cancerllm.data.io import read_notes
-from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 from cancerllm.data.synth import split_of, synthesize, write_synth
 from cancerllm.data.synth.case import make_case
 from cancerllm.data.synth.vocab import (
@@ -26,8 +25,9 @@ from cancerllm.data.synth.vocab import (
     NOTE_KINDS,
     POSSIBLE_CUES,
 )
-from cancerllm.knowledge.values import normalize_value
 from cancerllm.errors import ConfigError
+from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
+from cancerllm.knowledge.values import normalize_value
 
 # A sentence ends at . ; ! ? followed by whitespace, or at a line break ("2.3 cm" does not end one).
 _BOUNDARY = re.compile(r"[.;!?](?=\s)|\n")

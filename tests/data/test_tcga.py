@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from cancerllm.knowledge import icd
-from cancerllm.data.paths import has_dataset
 from cancerllm.data.corpora.tcga import SPLITS, TcgaStats, find_tnm, load_tcga, note_from_record
+from cancerllm.data.paths import has_dataset
 from cancerllm.errors import ConfigError, DataFormatError
-
+from cancerllm.knowledge import icd
 
 needs_tcga = pytest.mark.skipif(not has_dataset("tcga_path_reports"), reason="shared tcga_path_reports data absent")
 

@@ -7,8 +7,8 @@ import pytest
 
 from cancerllm.data.paths import dataset_dir, has_dataset
 from cancerllm.data.schema import Mention, Note
-from cancerllm.knowledge.tnm import find_tnm, gold_class
 from cancerllm.evaluate.hard import MASK, mask_text, mask_tnm
+from cancerllm.knowledge.tnm import find_tnm, gold_class
 
 TCGA = "tcga_path_reports"
 _AXES = {"t_stage": "stage_t", "n_stage": "stage_n", "m_stage": "stage_m"}

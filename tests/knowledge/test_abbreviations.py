@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cancerllm.knowledge.abbreviations import ABBREVIATIONS, expand, load_table, senses
 from cancerllm.data.synth import synthesize
 from cancerllm.errors import ResourceError
+from cancerllm.knowledge.abbreviations import ABBREVIATIONS, expand, load_table, senses
 
 
 def test_abbreviations_table_is_large_and_well_formed():

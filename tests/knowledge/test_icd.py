@@ -7,8 +7,8 @@ from importlib import resources
 
 import pytest
 
-from cancerllm.knowledge import icd
 from cancerllm.errors import DataFormatError
+from cancerllm.knowledge import icd
 
 # All 33 TCGA projects (GDC), LAML included although TCGA-Reports has no LAML report.
 ALL_TCGA = {"ACC", "BLCA", "BRCA", "CESC", "CHOL", "COAD", "DLBC", "ESCA", "GBM", "HNSC", "KICH", "KIRC", "KIRP",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from cancerllm.errors import ConfigError
 from cancerllm.knowledge.tnm import find_tnm, gold_class, read_match, read_value
 from cancerllm.knowledge.values import coarse_stage, normalize_value
-from cancerllm.errors import ConfigError
 
 
 def _surface(text: str) -> list[tuple[str, str, str]]:

@@ -58,8 +58,8 @@ def _tcga_present() -> bool:
 
 @pytest.mark.skipif(not _tcga_present(), reason="shared TCGA data absent")
 def test_measure_bm25_beats_random_on_tcga(tmp_path):
-    from cancerllm.data.io import write_jsonl
     from cancerllm.data.corpora.tcga import load_tcga
+    from cancerllm.data.io import write_jsonl
 
     train, dev = load_tcga("train")[:300], load_tcga("dev")[:30]
     path = write_jsonl(train, tmp_path / "train.jsonl")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cancerllm.knowledge.icd import TCGA_PROJECTS, diagnosis_for
 from cancerllm.data.schema import Diagnosis, Mention, Note
 from cancerllm.errors import ConfigError
+from cancerllm.knowledge.icd import TCGA_PROJECTS, diagnosis_for
 from cancerllm.robustness.label_noise import LABEL_SPACE, noise_labels
 
 

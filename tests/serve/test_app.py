@@ -8,8 +8,8 @@ import re
 import httpx
 import pytest
 
-from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 from cancerllm.data.schema import Note
+from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 from cancerllm.serve.app import predict_isolated
 
 GOOD = "Invasive ductal carcinoma of the left breast, pT2 N0 M0. SENTINEL-PHI-7731"

@@ -293,8 +293,8 @@ def predict_notes(model: Model, notes: list[Any], hard: bool = False) -> list[An
 def _calibrate(model: Model, dev: list[Any], out: Path) -> dict[str, Any]:
     """Fit one temperature per head on dev (masked text: the inferred path's input) and report ECE."""
     from cancerllm.classify.heads import _temper, expected_calibration_error, fit_temperature, reliability_bins
-    from cancerllm.knowledge.tnm import mask_tnm
     from cancerllm.evaluate.scorer import gold_labels
+    from cancerllm.knowledge.tnm import mask_tnm
 
     gold = [gold_labels(n) for n in dev]
     heads = model.heads()
@@ -400,8 +400,8 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
     import joblib
 
     from cancerllm.data.io import write_jsonl
-    from cancerllm.knowledge.tnm import mask_tnm
     from cancerllm.evaluate.scorer import gold_labels
+    from cancerllm.knowledge.tnm import mask_tnm
     from cancerllm.runtime import seed_everything, write_run_meta
 
     problems = cfg.validate()

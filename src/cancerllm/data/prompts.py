@@ -32,8 +32,17 @@ from typing import Any
 from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 from cancerllm.registry import prompt_styles
 
-__all__ = ["PromptStyle", "JsonStyle", "QAStyle", "get_style", "render", "Example", "QUESTIONS",
-           "DIAGNOSIS_INSTRUCTION", "ALPACA_TEMPLATE"]
+__all__ = [
+    "ALPACA_TEMPLATE",
+    "DIAGNOSIS_INSTRUCTION",
+    "QUESTIONS",
+    "Example",
+    "JsonStyle",
+    "PromptStyle",
+    "QAStyle",
+    "get_style",
+    "render",
+]
 
 ALPACA_TEMPLATE = ("Below is an instruction that describes a task, paired with an input that provides further "
                    "context.\n\n### Instruction:\n{instruction}\n\n### Input:\n{context}\n\n### Response:\n")

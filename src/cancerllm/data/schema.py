@@ -21,10 +21,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 from cancerllm.errors import DataFormatError
+from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 
-__all__ = ["Note", "Mention", "Diagnosis", "InstructionExample", "Prediction", "Assertion", "TASKS"]
+__all__ = ["TASKS", "Assertion", "Diagnosis", "InstructionExample", "Mention", "Note", "Prediction"]
 
 Assertion = Literal["present", "negated", "possible", "historical", "family"]
 TASKS = ("phenotype", "diagnosis")

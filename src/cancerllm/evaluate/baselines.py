@@ -20,8 +20,8 @@ from collections import Counter
 from pathlib import Path
 
 from cancerllm.data.schema import Mention, Note, Prediction
-from cancerllm.knowledge.tnm import stated_classes
 from cancerllm.evaluate.scorer import gold_labels
+from cancerllm.knowledge.tnm import stated_classes
 
 __all__ = ["BASELINES", "STAGE_KEYS", "regex_labels", "regex_predict", "run_baseline", "tfidf_predict"]
 

@@ -37,8 +37,8 @@ from typing import Any
 
 from transformers import LogitsProcessor, LogitsProcessorList
 
-from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 from cancerllm.errors import ConfigError
+from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 
 __all__ = ["GUIDED_STYLE", "HARD_CLOSE", "INSTALL_HINT", "MAX_MENTIONS_PER_TYPE", "SOFT_CLOSE",
            "GrammarLogitsProcessor", "diagnosis_schema", "guided_problems", "logits_processor", "phenotype_schema",

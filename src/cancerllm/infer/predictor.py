@@ -20,12 +20,12 @@ from typing import Any
 from cancerllm.config import DEFAULT_PROMPT_TOKENS, GenerateArgs
 from cancerllm.data.chunking import Chunk, chunk_text
 from cancerllm.data.instruct import note_budget, token_counter
-from cancerllm.knowledge.phenotypes import ENTITY_TYPES
 from cancerllm.data.prompts import Example, get_style
 from cancerllm.data.schema import Note, Prediction
-from cancerllm.knowledge.values import labels_from_mentions
 from cancerllm.infer.generate import GenerationCancelled, GenerationStats, generate
 from cancerllm.infer.postprocess import check_diagnosis, ground_mentions, merge_mentions, vote_diagnosis
+from cancerllm.knowledge.phenotypes import ENTITY_TYPES
+from cancerllm.knowledge.values import labels_from_mentions
 
 __all__ = ["EMPTY_NOTE", "Predictor", "Request"]
 

@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cancerllm.data.chunking import chunk_text
-from cancerllm.knowledge.icd import TCGA_PROJECTS
 from cancerllm.data.instruct import prompt_token_ids, token_counter
 from cancerllm.data.prompts import render
 from cancerllm.errors import ConfigError
+from cancerllm.knowledge.icd import TCGA_PROJECTS
 
 __all__ = ["FIELDS", "FieldScores", "FieldSpec", "classify_text", "field_prompt", "label_token_ids",
            "score_labels", "score_labels_naive", "score_prompts", "softmax"]

@@ -28,8 +28,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["type_problems", "EntityType", "ENTITY_TYPES", "ASSERTIONS", "PAPER_FAMILY", "TREATMENT_CATEGORIES",
-           "BIOMARKERS"]
+__all__ = [
+    "ASSERTIONS",
+    "BIOMARKERS",
+    "ENTITY_TYPES",
+    "PAPER_FAMILY",
+    "TREATMENT_CATEGORIES",
+    "EntityType",
+    "type_problems",
+]
 
 ASSERTIONS = ("present", "negated", "possible", "historical", "family")
 

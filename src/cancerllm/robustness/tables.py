@@ -45,20 +45,7 @@ OCR_CONFUSIONS: tuple[tuple[str, str], ...] = (
 )
 
 # Oncology words a misspelling is most harmful on (lower case). Words of gold mentions are added per note.
-CLINICAL_TERMS: frozenset[str] = frozenset("""
-adenocarcinoma carcinoma sarcoma melanoma lymphoma leukemia glioblastoma glioma mesothelioma seminoma thymoma
-neoplasm neoplasia malignant malignancy benign tumor tumour mass lesion metastasis metastases metastatic
-invasive invasion infiltrating ductal lobular papillary squamous basal urothelial transitional clear cell serous
-mucinous endometrioid medullary follicular anaplastic poorly moderately well differentiated undifferentiated
-grade nottingham gleason stage staging pathologic pathological primary regional distant lymph node nodes nodal
-lymphovascular perineural margin margins resection excision biopsy mastectomy lumpectomy lobectomy nephrectomy
-prostatectomy hysterectomy colectomy gastrectomy dissection specimen extension extranodal capsule capsular
-estrogen progesterone receptor receptors positive negative amplification amplified equivocal immunohistochemistry
-breast lung kidney renal prostate colon rectum rectal stomach gastric liver hepatic pancreas pancreatic thyroid
-bladder ovary ovarian uterus uterine endometrium cervix cervical esophagus esophageal skin brain bone
-chemotherapy radiation radiotherapy adjuvant neoadjuvant tamoxifen trastuzumab recurrence recurrent residual
-necrosis mitotic mitoses pleomorphism atypia hyperplasia dysplasia situ focal multifocal bilateral laterality
-""".split())
+CLINICAL_TERMS: frozenset[str] = frozenset(["adenocarcinoma", "carcinoma", "sarcoma", "melanoma", "lymphoma", "leukemia", "glioblastoma", "glioma", "mesothelioma", "seminoma", "thymoma", "neoplasm", "neoplasia", "malignant", "malignancy", "benign", "tumor", "tumour", "mass", "lesion", "metastasis", "metastases", "metastatic", "invasive", "invasion", "infiltrating", "ductal", "lobular", "papillary", "squamous", "basal", "urothelial", "transitional", "clear", "cell", "serous", "mucinous", "endometrioid", "medullary", "follicular", "anaplastic", "poorly", "moderately", "well", "differentiated", "undifferentiated", "grade", "nottingham", "gleason", "stage", "staging", "pathologic", "pathological", "primary", "regional", "distant", "lymph", "node", "nodes", "nodal", "lymphovascular", "perineural", "margin", "margins", "resection", "excision", "biopsy", "mastectomy", "lumpectomy", "lobectomy", "nephrectomy", "prostatectomy", "hysterectomy", "colectomy", "gastrectomy", "dissection", "specimen", "extension", "extranodal", "capsule", "capsular", "estrogen", "progesterone", "receptor", "receptors", "positive", "negative", "amplification", "amplified", "equivocal", "immunohistochemistry", "breast", "lung", "kidney", "renal", "prostate", "colon", "rectum", "rectal", "stomach", "gastric", "liver", "hepatic", "pancreas", "pancreatic", "thyroid", "bladder", "ovary", "ovarian", "uterus", "uterine", "endometrium", "cervix", "cervical", "esophagus", "esophageal", "skin", "brain", "bone", "chemotherapy", "radiation", "radiotherapy", "adjuvant", "neoadjuvant", "tamoxifen", "trastuzumab", "recurrence", "recurrent", "residual", "necrosis", "mitotic", "mitoses", "pleomorphism", "atypia", "hyperplasia", "dysplasia", "situ", "focal", "multifocal", "bilateral", "laterality"])
 
 # Surface variants of one concept; abbrev_swap.v1 replaces a match by another member of its group.
 # Upper-case members match case-sensitively ("ER" is not "er"), lower-case phrases case-insensitively.

@@ -299,8 +299,8 @@ def create_app(predictor_factory: Callable[[], Any], cfg: ServeConfig | None = N
 
     @app.get("/schema", response_model=SchemaInfo)
     def schema() -> SchemaInfo:
-        from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
         from cancerllm.data.schema import TASKS
+        from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 
         types = [{"name": t.name, "definition": t.definition, "examples": list(t.examples), "family": t.family,
                   "value_format": t.value_format} for t in ENTITY_TYPES.values()]

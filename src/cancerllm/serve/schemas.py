@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cancerllm.knowledge.phenotypes import ENTITY_TYPES
 from cancerllm.data.schema import Prediction
+from cancerllm.knowledge.phenotypes import ENTITY_TYPES
 
 __all__ = ["Health", "NoteIn", "PredictRequest", "PredictResponse", "SchemaInfo"]
 

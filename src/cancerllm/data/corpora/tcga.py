@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cancerllm.knowledge.icd import TCGA_PROJECTS, normalize_tcga
 from cancerllm.data.io import convert_records
 from cancerllm.data.paths import dataset_dir
 from cancerllm.data.schema import Diagnosis, Mention, Note
-from cancerllm.knowledge.tnm import find_tnm, gold_class
 from cancerllm.errors import ConfigError, DataFormatError
+from cancerllm.knowledge.icd import TCGA_PROJECTS, normalize_tcga
+from cancerllm.knowledge.tnm import find_tnm, gold_class
 
 __all__ = ["DATASET", "META_FIELDS", "SPLITS", "TcgaStats", "find_tnm", "load_tcga", "note_from_record"]
 

@@ -32,12 +32,12 @@ import random
 import re
 from pathlib import Path
 
-from cancerllm.data.synth import notes as _notes
 from cancerllm.data.schema import Diagnosis, Mention, Note
+from cancerllm.data.synth import notes as _notes
 from cancerllm.data.synth.case import Case, make_case
 from cancerllm.data.synth.vocab import NOTE_KINDS
-from cancerllm.knowledge.values import labels_from_mentions
 from cancerllm.errors import ConfigError
+from cancerllm.knowledge.values import labels_from_mentions
 
 __all__ = ["SYNTH_VERSION", "Doc", "split_of", "synthesize", "write_synth"]
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import random
 
-from cancerllm.knowledge.abbreviations import expand
 from cancerllm.data.synth.case import Case, grade_surface, marker_surface, size_surface, stage_tokens
 from cancerllm.data.synth.vocab import FAKE_DOCTORS, FILLER, METASTASIS_SITES
+from cancerllm.knowledge.abbreviations import expand
 
 __all__ = [
     "FAKE_DOCTORS",

@@ -430,6 +430,10 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
             model.lm.transform([n.id for n in notes], [mask_tnm(n.text)[0] for n in notes])
     # The heads run on one BLAS/OpenMP thread: with 2 threads the float summation order changes and the same data
     # and seed gave test T macro-F1 0.823 instead of 0.827. One thread makes the labels identical on any machine.
+    # threadpoolctl limits only libraries already loaded: load scikit-learn's OpenMP and BLAS users first.
+    import sklearn.ensemble
+    import sklearn.linear_model  # noqa: F401
+
     with threadpool_limits(limits=1):
         return _fit_and_label(cfg, model, train, dev, train_p, dev_p, pred_p, out, t0)
 

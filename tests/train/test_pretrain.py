@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 
 import pytest
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 
 from cancerllm.cli import app
 from cancerllm.config import load_config
-from cancerllm.errors import ConfigError, DataFormatError
+from cancerllm.errors import ConfigError, ResourceError
 from cancerllm.train.pretrain import PretrainConfig, pack, read_texts, run
 
 # Tiny and deterministic: fp32 everywhere (bf16 rounding would blur the equivalence checks), no dropout.
@@ -37,14 +38,29 @@ def test_pretrain_pack_puts_eos_between_documents_and_counts_the_tail():
     assert blocks == [[1, 2], [3, 4]] and dropped == 1
 
 
-def test_pretrain_read_texts_names_file_and_line_of_a_bad_record(tmp_path):
+def test_pretrain_read_texts_skips_and_names_a_bad_record_keeps_the_rest(tmp_path, caplog):
+    import logging
+
     f = tmp_path / "c.jsonl"
-    f.write_text('{"text": "pT2 N0"}\n{"body": "no text field"}\n')
-    with pytest.raises(DataFormatError, match=r"c.jsonl:2.*field 'text'"):
-        read_texts(str(f), "train", 0, 0)
+    f.write_text('{"text": "pT2 N0"}\n{"body": "no text field"}\n[1]\n{"text": "pT3 N1"}\n')
+    with caplog.at_level(logging.WARNING):
+        assert read_texts(str(f), "train", 0, 0)[0] == ["pT2 N0", "pT3 N1"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(re.search(r"c.jsonl:2.*field 'text'", m) for m in messages)
+    assert any("c.jsonl:3" in m for m in messages) and any("2 bad record(s)" in m for m in messages)
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "a.txt").write_text("Invasive ductal carcinoma.")
-    assert read_texts(str(tmp_path / "d"), "train", 0, 0)[0] == ["Invasive ductal carcinoma."]
+    (tmp_path / "d" / "b.JSON").write_text('{"text": "Clear cell renal cell carcinoma."}\n')
+    assert read_texts(str(tmp_path / "d"), "train", 0, 0)[0] == ["Invasive ductal carcinoma.",
+                                                                  "Clear cell renal cell carcinoma."]
+    with pytest.raises(ResourceError, match="holds no text"):
+        read_texts(str(_only_bad(tmp_path)), "train", 0, 0)
+
+
+def _only_bad(tmp_path):
+    f = tmp_path / "bad.jsonl"
+    f.write_text('{"body": 1}\n')
+    return f
 
 
 def test_pretrain_block_longer_than_corpus_is_a_config_error(tiny_model_dir, tmp_path):

@@ -65,7 +65,7 @@ def load_notes(spec: str, split: str, synth_n: int = 400, seed: int = 0) -> tupl
     Returns:
         ``(notes, data_files, source)``: the files are hashed into ``meta.json``; source is a short description.
     """
-    from cancerllm.data.io import read_notes
+    from cancerllm.data.io import note_files, read_notes
     from cancerllm.data.paths import DATA_SOURCES, notes_from_source
 
     if spec not in DATA_SOURCES:  # 'auto' / 'tcga' / 'synth' are resolved by data.paths (auto warns on fallback)
@@ -78,7 +78,7 @@ def load_notes(spec: str, split: str, synth_n: int = 400, seed: int = 0) -> tupl
         if not notes:
             raise ResourceError(f"data: {spec!r} holds no usable notes; give a JSONL of notes with 'id' and 'text'")
         p = Path(spec)
-        files = sorted(f for f in p.iterdir() if f.suffix in (".txt", ".jsonl")) if p.is_dir() else [p]
+        files = note_files(p, warn=False) if p.is_dir() else [p]
         return notes, files, str(spec)
     return notes_from_source(spec, split, synth_n, seed)
 

@@ -62,7 +62,7 @@ def read_texts(spec: str, split: str, synth_n: int, seed: int) -> tuple[list[str
 
     A .txt file is one document; a JSONL line needs only ``text`` (an ``id`` is optional, unlike note files).
     """
-    from cancerllm.data.io import iter_jsonl_dicts
+    from cancerllm.data.io import iter_jsonl_dicts, note_files
     from cancerllm.data.paths import DATA_SOURCES
     from cancerllm.errors import DataFormatError
     from cancerllm.train.common import load_notes
@@ -74,17 +74,25 @@ def read_texts(spec: str, split: str, synth_n: int, seed: int) -> tuple[list[str
     if not p.exists():
         raise ResourceError(f"data.train/dev: {spec!r} does not exist; give a .txt, a .jsonl with a 'text' field, "
                             "a folder of them, or auto/tcga/synth")
-    files = sorted(f for f in p.iterdir() if f.suffix in (".txt", ".jsonl")) if p.is_dir() else [p]
+    files = note_files(p) if p.is_dir() else [p]
     texts: list[str] = []
+    bad: list[DataFormatError] = []
     for f in files:
-        if f.suffix == ".txt":
-            texts.append(f.read_text(encoding="utf-8"))
+        if f.suffix.lower() == ".txt":
+            texts.append(f.read_text(encoding="utf-8", errors="replace"))
             continue
-        for line, obj in iter_jsonl_dicts(f):
+        for line, obj in iter_jsonl_dicts(f, errors=bad):
             if not isinstance(obj.get("text"), str):
-                raise DataFormatError("missing or not a string", path=f, line=line, field="text",
-                                      doc_id=obj.get("id"))
+                bad.append(DataFormatError("missing or not a string", path=f, line=line, field="text",
+                                           doc_id=obj.get("id")))
+                continue
             texts.append(obj["text"])
+    # One broken record must not stop a long run, nor vanish: each is named (file:line, field), the rest is used.
+    for err in bad:
+        log.warning("pretraining data: skipped: %s", err)
+    if bad:
+        log.warning("pretraining data: %d bad record(s) skipped in %s, %d document(s) read", len(bad), spec,
+                    len(texts))
     if not any(t.strip() for t in texts):
         raise ResourceError(f"data: {spec!r} holds no text; give .txt files or JSONL lines with a 'text' field")
     return texts, files, str(spec)

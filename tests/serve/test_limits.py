@@ -112,6 +112,10 @@ def test_limits_slow_body_gets_408_after_the_timeout(tiny_model_dir, running_ser
             # Declares 1,000 bytes, sends 10, then stalls: the server must answer instead of waiting forever.
             sock.sendall(b"POST /extract HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                          b"Content-Length: 1000\r\n\r\n{\"notes\": ")
-            reply = sock.recv(4096).decode()
+            # Headers and body may arrive in separate packets: read until the server closes the connection.
+            chunks = []
+            while chunk := sock.recv(4096):
+                chunks.append(chunk)
+            reply = b"".join(chunks).decode()
     assert reply.startswith("HTTP/1.1 408"), reply[:200]
     assert "request body incomplete after 2 s" in reply

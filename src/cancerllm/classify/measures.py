@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from cancerllm.knowledge.values import greatest_dimension_cm
+
 __all__ = ["MEASURE_NAMES", "Measures", "find_measures", "measure_vector"]
 
 _NUM = r"\d{1,3}(?:[.,]\d{1,2})?"
@@ -55,11 +57,6 @@ class Measures:
     node_spans: list[tuple[int, int]] = field(default_factory=list)
 
 
-def _largest_cm(dims: str, unit: str) -> float:
-    values = [float(v.replace(",", ".")) for v in re.split(r"\s*[x×X]\s*", dims)]
-    return max(values) / (10.0 if unit.lower() == "mm" else 1.0)
-
-
 def find_measures(text: str) -> Measures:
     """Tumour size and node counts of ``text`` (None where the report states none).
 
@@ -71,7 +68,7 @@ def find_measures(text: str) -> Measures:
     """
     out = Measures()
     for m in _STRONG.finditer(text):
-        size = _largest_cm(m.group("dims"), m.group("unit"))
+        size = greatest_dimension_cm(m.group("dims"), m.group("unit"))
         if 0.05 <= size <= 40:  # outside this range it is a specimen, an OCR slip or a dosage, not a tumour
             out.size_cm, out.size_span = round(size, 2), (m.start("dims"), m.end("unit"))
             break

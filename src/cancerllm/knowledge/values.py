@@ -29,12 +29,22 @@ from typing import Any
 
 from cancerllm.knowledge.tnm import gold_class, read_value
 
-__all__ = ["LABEL_OF_TYPE", "coarse_stage", "labels_from_mentions", "normalize_value"]
+__all__ = ["LABEL_OF_TYPE", "coarse_stage", "greatest_dimension_cm", "labels_from_mentions", "normalize_value"]
 
 LABEL_OF_TYPE = {"stage_t": "t_stage", "stage_n": "n_stage", "stage_m": "m_stage"}
 
 # "2.3 x 1.8 x 1.5 cm": every dimension shares the trailing unit; the value is the greatest dimension.
 _SIZE = re.compile(r"((?:\d+(?:\.\d+)?\s*[x×]\s*)*\d+(?:\.\d+)?)\s*(cm|mm)\b", re.IGNORECASE)
+
+
+def greatest_dimension_cm(dims: str, unit: str) -> float:
+    """The largest dimension of ``"3.0 x 2.5 x 2.0"`` in centimetres (``unit`` "cm" or "mm"; "0,5" reads 0.5).
+
+    >>> greatest_dimension_cm("2.6 x 1.9 x 1.0", "cm"), greatest_dimension_cm("18", "MM")
+    (2.6, 1.8)
+    """
+    values = [float(v.replace(",", ".")) for v in re.findall(r"\d+(?:[.,]\d+)?", dims)]
+    return max(values) / (10.0 if unit.lower() == "mm" else 1.0)
 
 
 def coarse_stage(kind: str, text: str) -> str | None:
@@ -49,9 +59,7 @@ def normalize_value(etype: str, text: str) -> str | None:
     if etype == "tumor_size":
         m = _SIZE.search(text)
         if m:
-            dims = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", m.group(1))]
-            num = max(dims) / (10 if m.group(2).lower() == "mm" else 1)
-            return f"{num:g} cm"
+            return f"{greatest_dimension_cm(m.group(1), m.group(2)):g} cm"
     if etype == "laterality":
         low = text.lower()
         for side in ("bilateral", "left", "right"):

@@ -44,8 +44,8 @@ class Lexical:
 
         self.word = TfidfVectorizer(ngram_range=(1, 2), min_df=min_df, max_df=0.95, sublinear_tf=True,
                                     max_features=max_word, dtype=np.float32)
-        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=max(min_df, 1) + 1 if min_df > 1
-                                    else 1, sublinear_tf=True, max_features=max_char, dtype=np.float32)
+        self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=min_df + 1 if min_df > 1 else 1,
+                                    sublinear_tf=True, max_features=max_char, dtype=np.float32)
         # The opening of a pathology report is its final diagnosis: a separate block over the first `head_chars`
         # characters lets "chromophobe" or "squamous" there outweigh the same word in a differential further down
         # (cancer-type macro-recall on TCGA dev 0.923 -> 0.956).

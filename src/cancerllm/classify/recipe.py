@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 STAGE_LABELS = ("t_stage", "n_stage", "m_stage")
 LABELS = (*STAGE_LABELS, "cancer_type")
-_AXIS = {"t_stage": "T", "n_stage": "N", "m_stage": "M"}
 FEATURES = ("lexical", "measures", "lm")
 
 
@@ -171,7 +170,7 @@ class Model:
         meas = measure_matrix(texts) if "measures" in self.cfg.features else np.zeros((len(texts), 0))
         return hstack(type_blocks).tocsr(), hstack(stage_blocks).tocsr(), meas
 
-    def _stack(self, label: str, lex_p: np.ndarray, type_p: np.ndarray, meas: np.ndarray) -> np.ndarray:
+    def _stack(self, lex_p: np.ndarray, type_p: np.ndarray, meas: np.ndarray) -> np.ndarray:
         """Features of a stacked T/N/M head: the linear head's probabilities, cancer-type probabilities, the
         measurements, and the AJCC category the size / node count implies for the most likely cancer type."""
         from cancerllm.classify.measures import rule_n, rule_t
@@ -215,7 +214,7 @@ class Model:
                                   f"need at least 2 (drop it from `labels`)")
             self.lex_heads[label] = fit_linear(x[rows], y, c=self.cfg.c, seed=self.cfg.seed)
             oof = out_of_fold(x[rows], y, c=self.cfg.c, folds=self.cfg.folds, seed=self.cfg.seed)
-            self.stack_heads[label] = fit_stacked(self._stack(label, oof, type_p[rows], meas[rows]), y,
+            self.stack_heads[label] = fit_stacked(self._stack(oof, type_p[rows], meas[rows]), y,
                                                   seed=self.cfg.seed, max_iter=self.cfg.trees,
                                                   max_leaf_nodes=self.cfg.leaves)
 
@@ -229,7 +228,7 @@ class Model:
             out["cancer_type"] = (self.type_head.classes, self.type_head.proba(xt))
         for label, head in self.stack_heads.items():
             lex_p = self.lex_heads[label].raw_proba(x)
-            out[label] = (head.classes, head.proba(self._stack(label, lex_p, type_p, meas)))
+            out[label] = (head.classes, head.proba(self._stack(lex_p, type_p, meas)))
         return out
 
     def heads(self) -> dict[str, Any]:
@@ -241,13 +240,14 @@ class Model:
         return state
 
 
-def _label_records(model: Model, notes: list[Any], texts: list[str]) -> list[Any]:
-    """Prediction records for ``texts`` (the notes' texts, possibly masked): evidence first, else inferred."""
+def _label_records(model: Model, notes: list[Any], texts: list[str], masked: list[str]) -> list[Any]:
+    """Prediction records for ``texts`` (the notes' texts, possibly masked): evidence first, else inferred from
+    ``masked`` (the same texts with TNM strings masked: what the heads were trained on)."""
     from cancerllm.classify.measures import find_measures
     from cancerllm.data.schema import Mention, Prediction
-    from cancerllm.knowledge.tnm import mask_tnm, stated_classes
+    from cancerllm.knowledge.tnm import stated_classes
+    from cancerllm.knowledge.values import LABEL_OF_TYPE
 
-    masked = [mask_tnm(t)[0] for t in texts]
     ids = [n.id for n in notes]
     dists = model.distributions(ids, masked)
     out = []
@@ -255,7 +255,7 @@ def _label_records(model: Model, notes: list[Any], texts: list[str]) -> list[Any
         labels: dict[str, str | None] = {}
         sources: dict[str, dict[str, Any]] = {}
         mentions = []
-        stated = stated_classes(text) if model.cfg.evidence else {}
+        stated = {LABEL_OF_TYPE[m.type]: m for m in stated_classes(text).values()} if model.cfg.evidence else {}
         meas = find_measures(text)
         support = []
         if meas.size_span:
@@ -264,8 +264,8 @@ def _label_records(model: Model, notes: list[Any], texts: list[str]) -> list[Any
         for s, e in meas.node_spans:
             support.append({"what": "lymph nodes", "start": s, "end": e, "text": text[s:e]})
         for label in model.cfg.labels:
-            if label in STAGE_LABELS and _AXIS[label] in stated:
-                m = stated[_AXIS[label]]
+            if label in stated:
+                m = stated[label]
                 labels[label] = m.cls
                 sources[label] = {"source": "evidence", "start": m.start, "end": m.end, "text": text[m.start:m.end]}
                 mentions.append(Mention(type=m.type, text=text[m.start:m.end], start=m.start, end=m.end,
@@ -286,8 +286,8 @@ def predict_notes(model: Model, notes: list[Any], hard: bool = False) -> list[An
     """Label ``notes`` (their TNM strings masked first when ``hard``)."""
     from cancerllm.knowledge.tnm import mask_tnm
 
-    texts = [mask_tnm(n.text)[0] if hard else n.text for n in notes]
-    return _label_records(model, notes, texts)
+    masked = [mask_tnm(n.text)[0] for n in notes]
+    return _label_records(model, notes, masked if hard else [n.text for n in notes], masked)
 
 
 def _calibrate(model: Model, dev: list[Any], out: Path) -> dict[str, Any]:
@@ -418,15 +418,19 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
 
         train = random.Random(cfg.seed).sample(train, cfg.limit)
     dev = _read(dev_p)
+    predicted = [(p, _read(p)) for p in pred_p]
     save_config(cfg, out)
+    from cancerllm.knowledge.tnm import mask_tnm
+
+    # The heads see masked text: they are the path for reports that state no class (see module docstring).
+    train_masked = [mask_tnm(n.text)[0] for n in train]
 
     model = Model(cfg)
     if "lm" in cfg.features:
         model.lm = load_lm(cfg.lm, Path(cfg.lm.cache_dir) if cfg.lm.cache_dir else out / "lm_cache")
         # Fill the per-note cache with torch's own threads first; the heads below read it back.
-        from cancerllm.knowledge.tnm import mask_tnm
-
-        for notes in (train, dev, *(_read(p) for p in pred_p)):
+        model.lm.transform([n.id for n in train], train_masked)
+        for notes in (dev, *(notes for _, notes in predicted)):
             model.lm.transform([n.id for n in notes], [mask_tnm(n.text)[0] for n in notes])
     # The heads run on one BLAS/OpenMP thread: with 2 threads the float summation order changes and the same data
     # and seed gave test T macro-F1 0.823 instead of 0.827. One thread makes the labels identical on any machine.
@@ -435,24 +439,22 @@ def run(cfg: ClassifyConfig) -> dict[str, Any]:
     import sklearn.linear_model  # noqa: F401
 
     with threadpool_limits(limits=1):
-        return _fit_and_label(cfg, model, train, dev, train_p, dev_p, pred_p, out, t0)
+        return _fit_and_label(cfg, model, train, train_masked, dev, predicted, [train_p, dev_p, *pred_p], out, t0)
 
 
-def _fit_and_label(cfg: ClassifyConfig, model: Model, train: list[Any], dev: list[Any], train_p: Path, dev_p: Path,
-                   pred_p: list[Path], out: Path, t0: float) -> dict[str, Any]:
+def _fit_and_label(cfg: ClassifyConfig, model: Model, train: list[Any], train_masked: list[str], dev: list[Any],
+                   predicted: list[tuple[Path, list[Any]]], data_files: list[Path], out: Path,
+                   t0: float) -> dict[str, Any]:
     """Phases fit -> calibrate -> label -> report of :func:`run` (thread count already pinned)."""
     import joblib
 
     from cancerllm.data.io import write_jsonl
     from cancerllm.evaluate.scorer import gold_labels
-    from cancerllm.knowledge.tnm import mask_tnm
     from cancerllm.runtime import write_run_meta
 
     timings: dict[str, float] = {}
-    gold = [gold_labels(n) for n in train]
-    # The heads see masked text: they are the path for reports that state no class (see module docstring).
     t = time.perf_counter()
-    model.fit([n.id for n in train], [mask_tnm(n.text)[0] for n in train], gold)
+    model.fit([n.id for n in train], train_masked, [gold_labels(n) for n in train])
     timings["fit_s"] = time.perf_counter() - t
     t = time.perf_counter()
     calibration = _calibrate(model, dev, out)
@@ -461,8 +463,7 @@ def _fit_and_label(cfg: ClassifyConfig, model: Model, train: list[Any], dev: lis
     joblib.dump(model, out / "model.joblib")
 
     written = {}
-    for path in pred_p:
-        notes = _read(path)
+    for path, notes in predicted:
         for hard in ([False, True] if cfg.hard else [False]):
             name = path.stem + ("_hard" if hard else "")
             t = time.perf_counter()
@@ -475,10 +476,10 @@ def _fit_and_label(cfg: ClassifyConfig, model: Model, train: list[Any], dev: lis
                 _plot_reliability(held, out / f"reliability_{name}.png")
             timings[f"predict_{name}_notes"] = len(notes)
     timings["total_s"] = time.perf_counter() - t0
-    if model.lm is not None:
+    if model.lm is not None and model.lm.chars_total:  # 0 when every vector came from the cache
         timings["lm_chars_read_share"] = model.lm.chars_seen / max(model.lm.chars_total, 1)
     (out / "timings.json").write_text(json.dumps(timings, indent=2), encoding="utf-8")
-    write_run_meta(out, data_files=[train_p, dev_p, *pred_p], n_train=len(train), n_dev=len(dev))
+    write_run_meta(out, data_files=data_files, n_train=len(train), n_dev=len(dev))
     log.info("classify: wrote %s in %.0f s", ", ".join(written), timings["total_s"])
     return {"out": str(out), "written": written, "timings": timings,
             "calibration": {k: {kk: v.get(kk) for kk in ("n", "temperature", "ece_before", "ece_after")}

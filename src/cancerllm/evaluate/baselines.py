@@ -22,12 +22,12 @@ from pathlib import Path
 from cancerllm.data.schema import Mention, Note, Prediction
 from cancerllm.evaluate.scorer import gold_labels
 from cancerllm.knowledge.tnm import stated_classes
+from cancerllm.knowledge.values import LABEL_OF_TYPE
 
 __all__ = ["BASELINES", "STAGE_KEYS", "regex_labels", "regex_predict", "run_baseline", "tfidf_predict"]
 
 BASELINES = ("regex", "tfidf")
 STAGE_KEYS = ("t_stage", "n_stage", "m_stage")
-_KEY = {"T": "t_stage", "N": "n_stage", "M": "m_stage"}
 
 
 def regex_labels(text: str) -> dict[str, str | None]:
@@ -36,9 +36,9 @@ def regex_labels(text: str) -> dict[str, str | None]:
 
 
 def _pick(text: str) -> dict[str, tuple[str | None, tuple[int, int] | None]]:
-    stated = stated_classes(text)
-    return {k: (stated[a].cls, (stated[a].start, stated[a].end)) if a in stated else (None, None)
-            for a, k in _KEY.items()}
+    stated = {LABEL_OF_TYPE[m.type]: m for m in stated_classes(text).values()}
+    return {k: (stated[k].cls, (stated[k].start, stated[k].end)) if k in stated else (None, None)
+            for k in STAGE_KEYS}
 
 
 def regex_predict(notes: list[Note], fallback: dict[str, str] | None = None) -> list[Prediction]:

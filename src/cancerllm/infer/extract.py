@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from cancerllm.config import DEFAULT_PROMPT_TOKENS, GenerateArgs, ModelArgs, save_config
+from cancerllm.config import GenerateArgs, ModelArgs, save_config
 from cancerllm.errors import ConfigError, DataFormatError, ResourceError
 
 __all__ = ["ExtractConfig", "load_predictor", "read_done_ids", "run"]
@@ -98,7 +98,6 @@ def load_predictor(cfg: ExtractConfig) -> Any:
         elif trained and budget != trained:
             log.warning("generate.max_prompt_tokens=%d overrides the %d tokens run %s was trained with: notes are "
                         "chunked differently from training", budget, trained, cfg.run)
-    budget = budget or DEFAULT_PROMPT_TOKENS
     model, tok, minfo = load_model(model_args)
     retriever = None
     if cfg.index:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cancerllm.config import DEFAULT_PROMPT_TOKENS, GenerateArgs
@@ -68,6 +68,8 @@ class Predictor:
         self.style_name, self.style = style, get_style(style)
         self.types = list(types) if types else list(ENTITY_TYPES)
         self.gen = gen or GenerateArgs(prompt_style=style)
+        if self.gen.max_prompt_tokens is None:  # no run and no flag gave a budget (load_predictor passes the run's)
+            self.gen = replace(self.gen, max_prompt_tokens=DEFAULT_PROMPT_TOKENS)
         self.retriever, self.k = retriever, k
         self.info = info or {}
         self.count = token_counter(tokenizer)
@@ -76,8 +78,7 @@ class Predictor:
     # ------------------------------------------------------------------ prompt construction
     def _budgets(self) -> tuple[int, int]:
         """(tokens for the note chunk, tokens for retrieved examples)."""
-        budget = self.gen.max_prompt_tokens or DEFAULT_PROMPT_TOKENS  # None: no run gave one (load_predictor sets it)
-        total = note_budget(self.style_name, self.tokenizer, budget, self.types)
+        total = note_budget(self.style_name, self.tokenizer, self.gen.max_prompt_tokens, self.types)
         ex_budget = min(total // 2, 160 * self.k) if (self.retriever is not None and self.k > 0) else 0
         return total - ex_budget, ex_budget
 

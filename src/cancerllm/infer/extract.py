@@ -243,6 +243,7 @@ def run(cfg: ExtractConfig, predictor: Any = None) -> dict[str, Any]:
         DataFormatError: the input holds no usable note (empty, or every line rejected).
     """
     from cancerllm.data.io import count_records, dumps_record, iter_notes
+    from cancerllm.infer.predictor import predict_isolated
     from cancerllm.runtime import seed_everything, write_run_meta
 
     seed_everything(cfg.seed)
@@ -275,7 +276,7 @@ def run(cfg: ExtractConfig, predictor: Any = None) -> dict[str, Any]:
             loaded_in = time.perf_counter() - t_load
             load_s.append(loaded_in)
             progress.t0 += loaded_in  # notes/s and ETA count prediction time, not loading
-        for pred in _predict_isolated(state["predictor"], window, cfg.task):
+        for pred in predict_isolated(state["predictor"], window, cfg.task):
             fh.write(dumps_record(pred.model_dump(mode="json")) + "\n")
             fh.flush()  # a kill after this line loses nothing written so far
             counts["written"] += 1
@@ -335,17 +336,3 @@ def run(cfg: ExtractConfig, predictor: Any = None) -> dict[str, Any]:
         first = f" (first: {bad[0]})" if bad else ""
         raise DataFormatError(f"input {cfg.input!r} holds no usable note: {len(bad)} record(s) rejected{first}")
     return summary
-
-
-def _predict_isolated(predictor: Any, notes: list[Any], task: str) -> list[Any]:
-    """``predictor.predict`` on a window; if the window as a whole fails, note by note, so a failure costs only
-    the note that causes it (its record carries the error)."""
-    from cancerllm.data.schema import Prediction
-
-    try:
-        return predictor.predict(notes, task)
-    except Exception as err:  # noqa: BLE001 - isolated below
-        if len(notes) == 1:
-            msg = f"prediction failed: {type(err).__name__}: {str(err)[:200]}"
-            return [Prediction(id=notes[0].id, task=task, errors=[msg])]
-    return [p for n in notes for p in _predict_isolated(predictor, [n], task)]

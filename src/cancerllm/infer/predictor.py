@@ -13,7 +13,7 @@ the chosen style -> batched greedy generation across all notes -> parse -> groun
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,7 +27,7 @@ from cancerllm.infer.postprocess import check_diagnosis, ground_mentions, merge_
 from cancerllm.knowledge.phenotypes import ENTITY_TYPES
 from cancerllm.knowledge.values import labels_from_mentions
 
-__all__ = ["EMPTY_NOTE", "Predictor", "Request"]
+__all__ = ["EMPTY_NOTE", "Predictor", "Request", "predict_isolated"]
 
 log = logging.getLogger(__name__)
 
@@ -216,3 +216,24 @@ class Predictor:
         pred.diagnosis = diagnosis
         pred.errors.extend(derr)
         pred.labels = {"cancer_type": diagnosis.cancer_type if diagnosis else None}
+
+
+def predict_isolated(predictor: Any, notes: list[Note], task: str, failed: str = "prediction failed",
+                     clean: Callable[[str, Note], str] = lambda msg, note: msg) -> list[Prediction]:
+    """``predictor.predict`` with one record per note whatever fails (used by ``extract`` and the server).
+
+    The Predictor already isolates empty notes, prompt building, each generation and post-processing; this catches
+    the rest (an out-of-memory error outside those, a bug): if the batched call raises, each note is retried alone,
+    so only the note that breaks it gets an error record, ``"<failed>: <error>"`` with the error text passed
+    through ``clean`` (the server removes quoted note text). A cancelled generation is never retried.
+    """
+    try:
+        return predictor.predict(notes, task)
+    except GenerationCancelled:
+        raise
+    except Exception as err:  # noqa: BLE001 - isolated below, note by note
+        if len(notes) == 1:
+            msg = clean(f"{type(err).__name__}: {str(err)[:200]}", notes[0])
+            return [Prediction(id=notes[0].id, task=task, errors=[f"{failed}: {msg}"])]
+        log.warning("%s batch of %d notes failed (%s); retrying note by note", task, len(notes), type(err).__name__)
+    return [p for n in notes for p in predict_isolated(predictor, [n], task, failed, clean)]

@@ -76,39 +76,12 @@ def scrub(message: str, texts: list[str], window: int = 16) -> str:
 
 
 def predict_isolated(predictor: Any, notes: list[Note], task: str) -> list[Prediction]:
-    """``predictor.predict`` with per-note isolation: one record per note whatever fails.
+    """:func:`cancerllm.infer.predictor.predict_isolated` for the server: one record per note, a failure message
+    that never quotes note text, and a cancelled request (:class:`~cancerllm.serve.cancel.RequestCancelled`)
+    propagated at once. Empty notes get the Predictor's error record without a model call."""
+    from cancerllm.infer.predictor import predict_isolated as isolated
 
-    Blank notes get an error record without a model call. If the batched call raises (the Predictor already
-    isolates prompt building and parsing; this catches the rest, e.g. an out-of-memory generate), each note is
-    retried alone so only the note that breaks it carries the error. A cancelled request
-    (:class:`~cancerllm.serve.cancel.RequestCancelled`) is not retried: it propagates at once.
-    """
-    out: dict[int, Prediction] = {}
-    todo = []
-    for i, note in enumerate(notes):
-        if note.text.strip():
-            todo.append(i)
-        else:
-            out[i] = Prediction(id=note.id, task=task, errors=[
-                f"text: empty note ({len(note.text)} characters, none visible); nothing to {task}"])
-    if todo:
-        try:
-            for i, pred in zip(todo, predictor.predict([notes[i] for i in todo], task)):
-                out[i] = pred
-        except RequestCancelled:
-            raise
-        except Exception as err:  # noqa: BLE001 - any failure must degrade to per-note records, never a 500
-            log.warning("%s batch of %d notes failed (%s); retrying note by note", task, len(todo),
-                        type(err).__name__)
-            for i in todo:
-                try:
-                    out[i] = predictor.predict([notes[i]], task)[0]
-                except RequestCancelled:
-                    raise
-                except Exception as one:  # noqa: BLE001
-                    msg = scrub(f"{type(one).__name__}: {str(one)[:200]}", [notes[i].text])
-                    out[i] = Prediction(id=notes[i].id, task=task, errors=[f"model call failed: {msg}"])
-    return [out[i] for i in range(len(notes))]
+    return isolated(predictor, notes, task, failed="model call failed", clean=lambda msg, note: scrub(msg, [note.text]))
 
 
 def public_model_info(info: dict[str, Any]) -> dict[str, Any]:
@@ -177,8 +150,7 @@ def _work(base: Any, notes: list[Note], task: str, types: list[str] | None, job:
     if types is not None:
         pred.types = list(types)
     records = predict_isolated(pred, notes, task)
-    # The Predictor isolates generation failures note by note, so a cancellation raised inside generate can come
-    # back as per-note error records: a stopped job is reported as stopped, never as a 200 with empty outputs.
+    # A deadline that passed while the last notes were post-processed: reported as stopped, never as a 200.
     job.check()
     return records, pred.stats
 

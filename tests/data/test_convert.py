@@ -18,7 +18,7 @@ def test_convert_rejects_unknown_source_and_split(tmp_path):
         convert("pubmed", "train", tmp_path / "x.jsonl")
     with pytest.raises(ConfigError, match="--split: got 'dev', expected one of \\['train', 'all'\\] for mtsamples"):
         convert("mtsamples", "dev", tmp_path / "x.jsonl")
-    assert set(SOURCES) == {"tcga", "bionlp13cg", "mtsamples"}
+    assert set(SOURCES) == {"tcga", "bionlp13cg", "mtsamples", "chia"}
 
 
 def test_convert_missing_root_is_resource_error(tmp_path):

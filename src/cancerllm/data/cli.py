@@ -30,7 +30,7 @@ def synth_cmd(
 @data_app.command("convert")
 @handle_errors
 def convert_cmd(
-    source: str = typer.Argument(..., help="tcga, bionlp13cg or mtsamples."),
+    source: str = typer.Argument(..., help="tcga, bionlp13cg, mtsamples or chia."),
     split: str = typer.Option("train", "--split", help="train, dev or test (the corpus' own split)."),
     out: Path = typer.Option(..., "--out", help="Output Note JSONL path."),
     root: Path | None = typer.Option(None, "--root", help="Data folder; default ../shared/data or $CANCERLLM_DATA."),

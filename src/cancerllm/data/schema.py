@@ -23,11 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from cancerllm.errors import DataFormatError
 from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
+from cancerllm.knowledge.trial import GROUP_TYPES, TRIAL_ENTITY_TYPES, TRIAL_RELATION_TYPES
 
-__all__ = ["TASKS", "Assertion", "Diagnosis", "InstructionExample", "Mention", "Note", "Prediction"]
+__all__ = ["TASKS", "Assertion", "Diagnosis", "Group", "InstructionExample", "Mention", "Note", "Prediction", "Relation"]
 
 Assertion = Literal["present", "negated", "possible", "historical", "family"]
-TASKS = ("phenotype", "diagnosis")
+TASKS = ("phenotype", "diagnosis", "trial")
+Task = Literal["phenotype", "diagnosis", "trial"]
 assert set(ASSERTIONS) == set(Assertion.__args__)  # one source of truth, two spellings
 
 
@@ -54,9 +56,10 @@ class Mention(BaseModel):
     @field_validator("type")
     @classmethod
     def _known_type(cls, v: str) -> str:
-        if v not in ENTITY_TYPES:
+        if v not in ENTITY_TYPES and v not in TRIAL_ENTITY_TYPES:  # pathology types, or Chia's trial types
             allowed = ", ".join(repr(t) for t in sorted(ENTITY_TYPES))
-            raise ValueError(f"got {v!r}, expected one of [{allowed}]")
+            trial = ", ".join(repr(t) for t in TRIAL_ENTITY_TYPES)
+            raise ValueError(f"got {v!r}, expected one of [{allowed}] (pathology) or [{trial}] (trial criteria)")
         return v
 
     @model_validator(mode="after")
@@ -76,6 +79,57 @@ class Mention(BaseModel):
         if self.end > len(text) or text[self.start:self.end] != self.text:
             raise DataFormatError(f"span [{self.start}, {self.end}) of a {self.type} mention does not match "
                                   f"its text (note length {len(text)})", doc_id=doc_id, field="mentions")
+
+
+def _empty(v: list) -> bool:
+    return not v
+
+
+class Relation(BaseModel):
+    """A typed link between two mentions of the same record, by index into its ``mentions`` list.
+
+    ``head`` is brat's Arg1 and ``tail`` Arg2: "HbA1c > 7%" is ``Relation(type="Has_value", head=<HbA1c>,
+    tail=<> 7%>)``. Extra fields (Chia's ``ann_id``) are kept.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    head: int
+    tail: int
+
+    @field_validator("type")
+    @classmethod
+    def _known_relation(cls, v: str) -> str:
+        if v not in TRIAL_RELATION_TYPES:
+            raise ValueError(f"got {v!r}, expected one of {list(TRIAL_RELATION_TYPES)}")
+        return v
+
+
+class Group(BaseModel):
+    """An n-ary equivalence annotation: ``OR`` (alternatives) or ``NOT``, members by mention index."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    members: list[int]
+
+    @field_validator("type")
+    @classmethod
+    def _known_group(cls, v: str) -> str:
+        if v not in GROUP_TYPES:
+            raise ValueError(f"got {v!r}, expected one of {list(GROUP_TYPES)}")
+        return v
+
+
+def _check_links(relations: list[Relation], groups: list[Group], n: int) -> None:
+    """Every relation argument and group member must index an existing mention."""
+    for i, r in enumerate(relations):
+        if not (0 <= r.head < n and 0 <= r.tail < n):
+            raise ValueError(f"relations[{i}]: head {r.head} / tail {r.tail} outside the {n} mentions")
+    for i, g in enumerate(groups):
+        if any(not 0 <= m < n for m in g.members):
+            raise ValueError(f"groups[{i}]: a member index is outside the {n} mentions")
 
 
 class Diagnosis(BaseModel):
@@ -105,6 +159,15 @@ class Note(BaseModel):
     diagnosis: Diagnosis | None = None
     labels: dict[str, str | None] = Field(default_factory=dict)
     """Document-level gold classes, e.g. {'t_stage': 'T2', 'n_stage': 'N0', 'm_stage': None}."""
+    # Trial criteria (Chia): links between mentions. Left out of the JSON when empty, so records without them
+    # (every pathology note) are written byte for byte as before.
+    relations: list[Relation] = Field(default_factory=list, exclude_if=_empty)
+    groups: list[Group] = Field(default_factory=list, exclude_if=_empty)
+
+    @model_validator(mode="after")
+    def _links_in_range(self) -> Note:
+        _check_links(self.relations, self.groups, len(self.mentions))
+        return self
 
     def check_spans(self) -> None:
         for m in self.mentions:
@@ -115,7 +178,7 @@ class InstructionExample(BaseModel):
     """One supervised prompt -> completion pair (TRL prompt/completion format: loss on the completion only)."""
 
     id: str
-    task: Literal["phenotype", "diagnosis"]
+    task: Task
     prompt: str
     completion: str
     note_id: str | None = None
@@ -126,8 +189,11 @@ class Prediction(BaseModel):
     """One output record of extract/diagnose: always written, even when generation failed (see ``errors``)."""
 
     id: str
-    task: Literal["phenotype", "diagnosis"]
+    task: Task
     mentions: list[Mention] = Field(default_factory=list)
+    relations: list[Relation] = Field(default_factory=list, exclude_if=_empty)
+    """Trial task: links between the predicted mentions (by index); left out of the JSON when empty."""
+    groups: list[Group] = Field(default_factory=list, exclude_if=_empty)
     diagnosis: Diagnosis | None = None
     labels: dict[str, str | None] = Field(default_factory=dict)
     """Document-level values derived from the mentions (t_stage, n_stage, m_stage, cancer_type)."""

@@ -1,8 +1,8 @@
 """``cancerllm data convert SOURCE --split S --out X``: a shared real corpus split -> Note JSONL.
 
-Sources: ``tcga`` (gold T/N/M labels with evidence spans and ICD-10-CM diagnoses), ``bionlp13cg`` (entity spans)
-and ``mtsamples`` (unlabelled notes for pretraining). Bad records are reported (file:line, never the text) and
-skipped; the rest is written. For ``tcga`` the loading statistics (evidence coverage, text/label disagreements,
+Sources: ``tcga`` (gold T/N/M labels with evidence spans and ICD-10-CM diagnoses), ``bionlp13cg`` (entity spans),
+``mtsamples`` (unlabelled notes for pretraining) and ``chia`` (trial eligibility criteria: entities, relations and
+OR/NOT groups). Bad records are reported (file:line, never the text) and skipped; the rest is written. For ``tcga`` the loading statistics (evidence coverage, text/label disagreements,
 ICD-10-CM normalisation per project) are written next to the output as ``<out stem>.stats.json``.
 
 Example:
@@ -10,7 +10,7 @@ Example:
     Traceback (most recent call last):
     ...
     cancerllm.errors.ConfigError: 1 configuration problem(s):
-      - source: got 'pubmed', expected one of ['tcga', 'bionlp13cg', 'mtsamples'] ...
+      - source: got 'pubmed', expected one of ['tcga', 'bionlp13cg', 'mtsamples', 'chia'] ...
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "bionlp13cg": ("train", "dev", "test", "all"),
     # No upstream split: train and all both mean the whole corpus (it has no labels to evaluate against).
     "mtsamples": ("train", "all"),
+    "chia": ("train", "dev", "test", "all"),
 }
 
 
@@ -65,6 +66,10 @@ def convert(source: str, split: str, out: Path, root: Path | None = None) -> tup
         from cancerllm.data.corpora.bionlp import load_bionlp
 
         notes = load_bionlp(split, root, errors=errors)
+    elif source == "chia":
+        from cancerllm.data.corpora.chia import load_chia
+
+        notes = load_chia(split, root, errors=errors)
     else:
         from cancerllm.data.corpora.mtsamples import load_mtsamples
 

@@ -40,6 +40,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from cancerllm.data.schema import Note, Prediction
+from cancerllm.review.routes import include_review
 from cancerllm.serve.cancel import CancellableModel, Job, RequestCancelled
 from cancerllm.serve.guard import Guard
 from cancerllm.serve.schemas import Health, PredictRequest, PredictResponse, SchemaInfo
@@ -282,4 +283,5 @@ def create_app(predictor_factory: Callable[[], Any], cfg: ServeConfig | None = N
     def page() -> HTMLResponse:
         return HTMLResponse(review_page())
 
+    include_review(app, cfg)  # /review/* when cfg.review_db is set (cancerllm.review.routes)
     return app

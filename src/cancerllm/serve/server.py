@@ -76,6 +76,10 @@ class ServeConfig:
     """Bearer token required on every route but /health and the static page (env CANCERLLM_SERVE_TOKEN)."""
     allowed_hosts: list[str] = field(default_factory=lambda: list(LOOPBACK_HOSTS))
     """Host header names accepted (port ignored); others get 400. Add the name clients use; ["*"] = any."""
+    review_db: str | None = None
+    """SQLite file of the review loop (``/review`` routes, cancerllm.review); None = no review routes."""
+    review_audit_text: bool = False
+    """Also write mention text and values into the review audit trail (off: the trail carries no note text)."""
 
     def validate(self) -> list[str]:
         problems = []

@@ -34,6 +34,7 @@ CONFIG_CLASSES = {
     "rag": "cancerllm.rag.index:IndexConfig",
     "bench": "cancerllm.bench.efficiency:BenchConfig",
     "classify": "cancerllm.classify.recipe:ClassifyConfig",
+    "batch": "cancerllm.scale.batch:BatchConfig",
 }
 
 # Stage packages that add verbs: module -> the top-level verbs its register(app) adds. Declared here so a stage
@@ -49,7 +50,10 @@ _VERB_MODULES: dict[str, tuple[str, ...]] = {
     "cancerllm.bench.cli": ("bench",),
     "cancerllm.classify.cli": ("classify",),
     "cancerllm.serve.cli": ("serve",),
+    "cancerllm.interop.cli": ("export",),
+    "cancerllm.review.cli": ("review",),
     "cancerllm.demo_cli": ("demo",),
+    "cancerllm.scale.cli": ("batch",),
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from cancerllm.data.schema import Mention, Prediction
@@ -33,3 +35,30 @@ def note_text() -> str:
 @pytest.fixture
 def record() -> Prediction:
     return prediction()
+
+
+@contextmanager
+def review_server(model_dir, db_path, *overrides: str):
+    """A real uvicorn server (tiny model, loopback, free port) with the review routes on ``db_path``; yields its url.
+
+    Same loader as ``cancerllm serve`` (see tests/serve/conftest.py); leaving the block stops it, as Ctrl-C would.
+    """
+    from cancerllm.config import load_config
+    from cancerllm.serve.app import create_app
+    from cancerllm.serve.server import ServeConfig, predictor_factory, start_in_thread
+
+    cfg = load_config(ServeConfig, overrides=[f"model.path={model_dir}", "model.device=cpu", "model.dtype=fp32",
+                                              "generate.max_new_tokens=8", "port=0", f"review_db={db_path}",
+                                              *overrides])
+    server, url = start_in_thread(create_app(predictor_factory(cfg), cfg), port=0)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        server.thread.join(timeout=30)
+
+
+# The SFT settings tests/train/test_sft.py uses for the tiny model: one step, completion-only loss, fp32.
+SFT_ONE_STEP = ["lora.r=4", "train.max_steps=1", "train.batch_size=1", "data.max_seq_len=640", "max_prompt_tokens=480",
+                "train.precision=fp32", "model.dtype=fp32", "train.logging_steps=1", "train.eval_steps=0",
+                "train.lr=1e-2", "data.max_dev_examples=1"]

@@ -45,7 +45,6 @@ Example:
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import uuid
@@ -191,8 +190,9 @@ def _condition_parts(rec: ExportRecord) -> dict[str, Any] | None:
     dx = [m for m in rec.mentions if m.type == "cancer_diagnosis" and m.assertion in ("present", "possible")]
     diagnosis = rec.diagnosis
     label = rec.labels.get("cancer_type")
-    if not dx and diagnosis is None and label is None:
-        return None
+    histology = [m for m in _grounded_present(rec, "histology") if m.start is not None]
+    if not dx and diagnosis is None and label is None and not histology:
+        return None  # a site or a side alone does not say there is a cancer
     cancer_type = (getattr(diagnosis, "cancer_type", None)
                    or next((m.value for m in dx if m.value in icd.TCGA_PROJECTS), None) or label)
     code = getattr(diagnosis, "icd10", None)
@@ -200,19 +200,21 @@ def _condition_parts(rec: ExportRecord) -> dict[str, Any] | None:
     if code is None and cancer_type in icd.TCGA_PROJECTS:
         code = icd.TCGA_PROJECTS[cancer_type].icd10  # the packaged TCGA project -> ICD-10-CM table
     grounded = [m for m in dx if m.start is not None]
+    # A quoted present histology ("Invasive ductal carcinoma") names a cancer even when no diagnosis is quoted.
+    quoted_present = any(m.assertion == "present" for m in grounded) or (not dx and bool(histology))
     parts: dict[str, Any] = {
         "code": code, "display": icd.describe(code) if code else None,
         "text": (icd.TCGA_PROJECTS[cancer_type].name if cancer_type in icd.TCGA_PROJECTS
-                 else next((m.value for m in dx if m.value), None)),
-        "verification": "confirmed" if any(m.assertion == "present" for m in grounded)
-        else "provisional" if grounded else "unconfirmed",
+                 else next((m.value for m in dx if m.value), None) or (histology[0].value if histology else None)),
+        "verification": "confirmed" if quoted_present else "provisional" if grounded else "unconfirmed",
         "assertion": "present" if any(m.assertion == "present" for m in dx) or not dx else "possible",
         "spans": [(m.start, m.end, m.type) for m in grounded], "inferred": None, "inferred_by": "",
     }
-    if not grounded:  # the cancer is named by the diagnose model, an unquoted mention or classify's label
-        src = rec.sources.get("cancer_type") if diagnosis is None and label is not None else None
+    if not grounded and (dx or diagnosis is not None or label is not None):
+        # the cancer is named by an unquoted mention, the diagnose model or classify's label, not by a quote
+        src = rec.sources.get("cancer_type") if not dx and diagnosis is None else None
         parts["inferred"] = src or LabelSource("inferred")
-        parts["inferred_by"] = _producer(rec, "diagnose" if diagnosis is not None else "classify")
+        parts["inferred_by"] = _producer(rec, "extract" if dx else "diagnose" if diagnosis is not None else "classify")
     for etype in ("primary_site", "laterality", "histology"):
         ms = _grounded_present(rec, etype)
         parts[etype] = (ms[0].value or ms[0].text).strip() if ms else None
@@ -282,13 +284,13 @@ def _document(rec: ExportRecord, include_text: bool, patient: str | None) -> Any
 
     attachment = Attachment(contentType="text/plain; charset=utf-8")
     master = None
-    if rec.text is not None:
-        raw = rec.text.encode("utf-8")
-        master = Identifier(system=C.SHA256_SYSTEM, value=hashlib.sha256(raw).hexdigest())
-        attachment.size = len(raw)
-        attachment.hash = base64.b64encode(hashlib.sha1(raw).digest())  # R4 defines Attachment.hash as SHA-1
-        if include_text:
-            attachment.data = base64.b64encode(raw)
+    digest = rec.digests()
+    if digest is not None:
+        master = Identifier(system=C.SHA256_SYSTEM, value=digest["sha256"])
+        attachment.size = digest["size"]
+        attachment.hash = digest["sha1_b64"]  # R4 defines Attachment.hash as the base64 SHA-1 of the data
+    if include_text and rec.text is not None:
+        attachment.data = base64.b64encode(rec.text.encode("utf-8"))
     elif include_text:
         raise DataFormatError("include_text needs the note text: give the notes the predictions were made on "
                               "(--notes)", doc_id=rec.id, field="text")

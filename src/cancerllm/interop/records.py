@@ -30,7 +30,7 @@ from typing import Any
 from cancerllm.data.schema import Mention, Prediction
 from cancerllm.errors import DataFormatError
 
-__all__ = ["ExportRecord", "LabelSource", "read_predictions"]
+__all__ = ["ExportRecord", "LabelSource", "read_predictions", "text_digest"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,12 @@ class ExportRecord:
     """file:line of the first line of this record (for messages)."""
     text: str | None = None
     kind: str | None = None
+    digest: dict[str, Any] | None = None
+    """``{"sha256", "sha1_b64", "size"}`` of the text when the text itself is not kept (the server's store)."""
+
+    def digests(self) -> dict[str, Any] | None:
+        """The text's hashes: computed from ``text`` when it is here, else the stored ``digest``."""
+        return text_digest(self.text) if self.text is not None else self.digest
 
     @classmethod
     def from_prediction(cls, pred: Prediction, where: str = "") -> ExportRecord:
@@ -96,6 +102,20 @@ class ExportRecord:
                 raise DataFormatError(f"span [{m.start}, {m.end}) of a {m.type} mention does not match the note "
                                       f"text (note length {len(self.text)}); were these predictions made on "
                                       "another version of the notes?", doc_id=self.id, field=f"mentions.{i}")
+
+
+def text_digest(text: str) -> dict[str, Any]:
+    """SHA-256 (hex), SHA-1 (base64, what FHIR R4 ``Attachment.hash`` holds) and byte size of the UTF-8 text.
+
+    >>> text_digest("pT2")["size"], text_digest("pT2")["sha256"][:12]
+    (3, 'a43ad56601ad')
+    """
+    import base64
+    import hashlib
+
+    raw = text.encode("utf-8")
+    return {"sha256": hashlib.sha256(raw).hexdigest(), "size": len(raw),
+            "sha1_b64": base64.b64encode(hashlib.sha1(raw).digest()).decode("ascii")}
 
 
 def _system(pred: Prediction) -> str:

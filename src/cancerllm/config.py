@@ -210,6 +210,12 @@ class GenerateArgs:
     guided: bool = False
     """Constrain generation to the json.v1 answer schema (cancerllm.infer.guided), so every output that finishes
     within max_new_tokens parses; needs the optional 'guided' extra (xgrammar). False decodes unconstrained."""
+    engine: Literal["hf", "vllm"] = "hf"
+    """'hf' (transformers, the light default) or 'vllm' (cancerllm.infer.vllm_engine; its own venv: `make vllm`).
+    Same prompts, tokens and records either way; outputs can differ at the token level (compare task scores)."""
+    engine_lora: Literal["auto", "merge", "unmerged"] = "auto"
+    """vLLM only, with adapters: 'unmerged' serves them as LoRA requests on one base; 'merge' merges them in fp32
+    into a cached model folder (run in fp32); 'auto' = unmerged on GPU, merge on CPU (LoRA requests hang there)."""
 
     def validate(self) -> list[str]:
         problems = at_least("generate.max_new_tokens", self.max_new_tokens, 1)
@@ -225,6 +231,10 @@ class GenerateArgs:
             if self.prompt_style != GUIDED_STYLE:
                 problems.append(f"generate.guided: got true with generate.prompt_style={self.prompt_style!r}, "
                                 f"which answers in free text; guided decoding needs {GUIDED_STYLE!r}")
+        if self.engine == "vllm":  # a missing engine fails before any model is loaded, naming the install command
+            from cancerllm.infer.vllm_engine import vllm_problems
+
+            problems += vllm_problems("generate.engine")
         return problems + prompt_style_problems("generate.prompt_style", self.prompt_style)
 
 

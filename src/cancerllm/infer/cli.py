@@ -19,6 +19,8 @@ def _make(task: str):
         retriever: str | None = typer.Option(None, "--retriever", help="Retriever the index must use."),
         k: int | None = typer.Option(None, "--k", help="Retrieved examples per prompt."),
         limit: int | None = typer.Option(None, "--limit", help="Only the first N valid notes (N >= 1)."),
+        engine: str | None = typer.Option(None, "--engine", help="hf (transformers, default) or vllm (needs "
+                                          "`make vllm`; run .venv-vllm/bin/cancerllm). Same as generate.engine=."),
     ) -> None:
         import json
 
@@ -28,7 +30,7 @@ def _make(task: str):
 
         overrides = list(ctx.args) + [f"input={input}", f"task={task}"]
         for key, val in (("run", run), ("out", out), ("index", index), ("retriever", retriever), ("k", k),
-                         ("limit", limit)):
+                         ("limit", limit), ("generate.engine", engine)):
             if val is not None:
                 overrides.append(f"{key}={val}")
         cfg = load_config(ExtractConfig, config, overrides)

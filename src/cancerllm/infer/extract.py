@@ -22,7 +22,7 @@ import os
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -98,7 +98,12 @@ def load_predictor(cfg: ExtractConfig) -> Any:
         elif trained and budget != trained:
             log.warning("generate.max_prompt_tokens=%d overrides the %d tokens run %s was trained with: notes are "
                         "chunked differently from training", budget, trained, cfg.run)
-    model, tok, minfo = load_model(model_args)
+    if cfg.generate.engine == "vllm":  # same prompts and records, decoded by vLLM (its own venv: `make vllm`)
+        from cancerllm.infer.vllm_engine import load_vllm
+
+        model, tok, minfo = load_vllm(model_args, replace(cfg.generate, max_prompt_tokens=budget))
+    else:
+        model, tok, minfo = load_model(model_args)
     retriever = None
     if cfg.index:
         from cancerllm.rag.pipeline import load_retriever

@@ -58,7 +58,9 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int
     """Greedy-decode every prompt; returns the generated continuations (special tokens removed).
 
     Args:
-        model: a causal LM (PEFT-wrapped or plain) already on its device.
+        model: a causal LM (PEFT-wrapped or plain) already on its device, or an engine model with
+            ``engine_name`` and ``generate_prompts`` (:class:`cancerllm.infer.vllm_engine.VLLMModel`) that gets
+            these same arguments.
         tokenizer: its tokenizer; ``padding_side`` is forced to "left" here.
         prompts: fully rendered prompt strings (chat template already applied).
         max_new_tokens: generation cap; a generation that hits it is likely cut (callers repair or report).
@@ -68,6 +70,8 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int
         schema: a JSON schema every output must follow (guided decoding; needs the ``guided`` extra). None
             decodes unconstrained.
     """
+    if getattr(model, "engine_name", "hf") != "hf":  # another engine (infer.vllm_engine) decodes the same prompts
+        return model.generate_prompts(tokenizer, prompts, max_new_tokens, batch_size, stats, progress, schema)
     import torch
 
     from cancerllm.data.instruct import prompt_token_ids

@@ -188,7 +188,10 @@ def score_labels(model: Any, tokenizer: Any, prompt: str, labels: Sequence[str],
         >>> # scores = score_labels(model, tok, field_prompt(FIELDS["m_stage"], note, tok), [" M0", " M1"])
     """
     ids = label_token_ids(tokenizer, labels, eos)
-    totals = _token_logprobs(model, prompt_token_ids(tokenizer, prompt), ids, max(1, label_batch_size))
+    if getattr(model, "engine_name", "hf") != "hf":  # vLLM (infer.vllm_engine): prompt logprobs of prompt + label
+        totals = model.score_continuations(prompt_token_ids(tokenizer, prompt), ids)
+    else:
+        totals = _token_logprobs(model, prompt_token_ids(tokenizer, prompt), ids, max(1, label_batch_size))
     if length_normalize:
         totals = [t / len(i) for t, i in zip(totals, ids, strict=True)]
     return dict(zip(labels, totals, strict=True))

@@ -106,3 +106,12 @@ class CancellableModel:
         out = self._model.generate(*args, **kwargs)
         self._job.check()  # a call cut short returns truncated text: report the cancellation instead
         return out
+
+    def generate_prompts(self, *args: Any, **kwargs: Any) -> Any:
+        """An engine model's call (vLLM: ``infer.generate`` dispatches on ``engine_name``), checked before and after.
+
+        vLLM decodes the whole call at once, so a cancelled request stops at the call's end, not mid-call."""
+        self._job.check()
+        out = self._model.generate_prompts(*args, **kwargs)
+        self._job.check()
+        return out

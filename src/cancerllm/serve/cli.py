@@ -4,6 +4,7 @@ Examples (run from the repository root)::
 
     cancerllm serve --run out/sft/tiny                   # then open http://127.0.0.1:8000/
     cancerllm serve --model.path embedded --port 8080
+    .venv-vllm/bin/cancerllm serve --engine vllm         # same API and page, decoded by vLLM (`make vllm` first)
     curl -s localhost:8000/extract -H 'content-type: application/json' \\
          -d '{"notes": [{"id": "n1", "text": "Invasive ductal carcinoma, pT2 N0 M0."}]}'
 """
@@ -24,6 +25,10 @@ def serve_cmd(
     config: str | None = typer.Option(None, "--config", help="YAML of ServeConfig fields."),
     token: str | None = typer.Option(None, "--token", help="Require 'Authorization: Bearer TOKEN' on the API "
                                      "(default: env CANCERLLM_SERVE_TOKEN; none = no authentication)."),
+    engine: str | None = typer.Option(None, "--engine", help="hf (transformers, default) or vllm (needs `make vllm`; "
+                                      "run .venv-vllm/bin/cancerllm serve). Same as generate.engine=."),
+    review_db: str | None = typer.Option(None, "--review-db", help="SQLite file of the review loop: corrections "
+                                         "made on the page are stored there (cancerllm review export)."),
 ) -> None:
     """Serve POST /extract, POST /diagnose, GET /health, GET /schema and the review page at GET /.
 
@@ -37,7 +42,8 @@ def serve_cmd(
     from cancerllm.serve.server import ServeConfig, serve
 
     overrides = list(ctx.args)
-    for key, val in (("run", run), ("host", host), ("port", port)):
+    for key, val in (("run", run), ("host", host), ("port", port), ("generate.engine", engine),
+                     ("review_db", review_db)):
         if val is not None:
             overrides.append(f"{key}={val}")
     cfg = load_config(ServeConfig, config, overrides)

@@ -40,6 +40,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from cancerllm.data.schema import Note, Prediction
+from cancerllm.interop.routes import install as install_fhir_routes
 from cancerllm.review.routes import include_review
 from cancerllm.serve.cancel import CancellableModel, Job, RequestCancelled
 from cancerllm.serve.guard import Guard
@@ -188,6 +189,7 @@ def create_app(predictor_factory: Callable[[], Any], cfg: ServeConfig | None = N
                   lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(Guard, max_body_bytes=cfg.max_body_bytes, allowed_hosts=cfg.allowed_hosts, token=token,
                        body_timeout_s=cfg.timeout_s)
+    fhir_results = install_fhir_routes(app)  # GET /fhir/{id} (Bundles of the notes answered below), POST /fhir
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -232,6 +234,7 @@ def create_app(predictor_factory: Callable[[], Any], cfg: ServeConfig | None = N
         seconds = time.perf_counter() - t0
         if fut.done() and not fut.cancelled() and fut.exception() is None:
             records, stats = fut.result()
+            fhir_results.add(notes, records)
             log.info("POST /%s: %d note(s), %d with errors, %.2f s", route, len(notes),
                      sum(1 for r in records if r.errors), seconds)
             return PredictResponse(task=task, predictions=records, seconds=round(seconds, 3),

@@ -19,7 +19,8 @@ def evaluate_cmd(
     gold: Path | None = typer.Option(None, "--gold", help="Gold Note JSONL (raw TCGA files work too)."),
     run: Path | None = typer.Option(None, "--run", help="An extract/diagnose --out folder: scores its "
                                     "predictions.jsonl against the input file the run recorded (or --gold)."),
-    task: str = typer.Option("all", "--task", help="phenotype, diagnosis or all."),
+    task: str = typer.Option("all", "--task", help="phenotype, diagnosis, all, or trial (Chia criteria: entities, "
+                             "relations, normalisation)."),
     out: Path = typer.Option(Path("out/evaluate"), "--out", help="Folder for metrics.json, report.md, report.html."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for 95% CIs (0 = none)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
@@ -33,6 +34,17 @@ def evaluate_cmd(
         gold = gold or gold_for_run(run)
     if pred is None or gold is None:
         raise ConfigError("evaluate: give --pred and --gold, or --run RUN_DIR (an extract/diagnose --out folder)")
+    if task == "trial":
+        from cancerllm.evaluate.trial import evaluate_trial
+
+        t = evaluate_trial(pred, gold, out=out, bootstrap=bootstrap, seed=seed)
+        for kind in ("entities", "relations"):
+            s, r = t[kind]["strict"]["micro"], t[kind]["relaxed"]["micro"]
+            typer.echo(f"{kind}: strict F1 {s['f1']:.3f} (P {s['precision']:.3f} R {s['recall']:.3f}), relaxed F1 "
+                       f"{r['f1']:.3f}")
+        typer.echo(t["normalisation"]["summary"])
+        typer.echo(f"wrote {out}/metrics.json, report.md")
+        return
     m = evaluate(pred, gold, out=out, task=task, bootstrap=bootstrap, seed=seed)
     for k, r in m["classification"].items():
         if not r.get("not_predicted"):
@@ -61,7 +73,8 @@ def compare_cmd(
 
 @handle_errors
 def baseline_cmd(
-    name: str = typer.Argument(..., help="regex or tfidf."),
+    name: str = typer.Argument(..., help="regex or tfidf (pathology labels); gazetteer, crf or gold-entities "
+                               "(trial criteria: entities, relations, normalisation)."),
     train: Path | None = typer.Option(None, "--train", help="Training Note JSONL (tfidf fit; regex majority fallback)."),
     input: Path = typer.Option(..., "--input", help="Notes to predict (Note JSONL)."),
     out: Path = typer.Option(..., "--out", help="Prediction JSONL to write."),
@@ -69,6 +82,14 @@ def baseline_cmd(
                                  "the note states no value) or none (abstain)."),
 ) -> None:
     """Non-LLM baselines writing Prediction records (score them with `cancerllm evaluate`)."""
+    if name in ("gazetteer", "crf", "gold-entities"):
+        from cancerllm.errors import ConfigError
+        from cancerllm.evaluate.trial_baselines import run_trial_baseline
+
+        if train is None:
+            raise ConfigError(f"baseline {name}: --train is required (trial Note JSONL, e.g. Chia train)")
+        typer.echo(f"wrote {run_trial_baseline(name, train, input, out)}")
+        return
     from cancerllm.evaluate.baselines import run_baseline
 
     path = run_baseline(name, train, input, out, fallback=fallback)

@@ -92,3 +92,16 @@ def test_db_load_again_conflicts_unless_replace(tmp_path, note_text, record):
         db.load("u1", note_text, payload)
     db.load("u1", note_text, payload, replace=True)
     assert db.corrections("u1") == [] and db.note_ids() == ["u1"]
+
+
+def test_db_a_later_migration_upgrades_an_existing_file_and_keeps_its_rows(tmp_path, monkeypatch, note_text, record):
+    import cancerllm.review.db as dbmod
+
+    path = tmp_path / "r.sqlite"
+    ReviewDB(path).load("u1", note_text, record.model_dump(mode="json"))
+    monkeypatch.setattr(dbmod, "MIGRATIONS", [*MIGRATIONS, (2, "ALTER TABLE notes ADD COLUMN source TEXT;")])
+    assert migrate(path) == [2] and migrate(path) == []
+    db = ReviewDB(path)
+    assert db.version() == 2 and db.note("u1")["text"] == note_text
+    with sqlite3.connect(path) as conn:
+        assert "source" in [r[1] for r in conn.execute("PRAGMA table_info(notes)")]

@@ -39,10 +39,14 @@ def browser(tmp_path):
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 f"--user-data-dir={tmp_path / 'profile'}"):
         opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the page's console, checked for script errors
     driver = webdriver.Chrome(options=opts, service=Service(DRIVER))  # a given driver: Selenium Manager stays off
     driver.implicitly_wait(0)
     yield driver
+    # No script error on any page load (a favicon 404 is the browser's own request, not the page's).
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]
     driver.quit()
+    assert not errors, errors
 
 
 def _wait(driver, what, timeout=30):

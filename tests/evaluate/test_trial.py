@@ -82,3 +82,19 @@ def test_baseline_file_round_trip_and_evaluate(tmp_path):
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["documents"] == 1
     with pytest.raises(Exception, match="expected one of \\['gazetteer', 'crf'"):
         run_trial_baseline("bert", train, test, tmp_path / "x.jsonl")
+
+
+def test_hand_checked_normalisation_sample_is_reproduced():
+    from pathlib import Path
+
+    from cancerllm.evaluate.trial import normalisation_accuracy
+    from cancerllm.knowledge.normalize import drug_backend
+
+    if drug_backend() is None:
+        pytest.skip("drug-named-entity-recognition not installed")
+    sample = Path(__file__).parents[1] / "assets" / "chia_drug_normalisation_sample.tsv"
+    r = normalisation_accuracy(sample, bootstrap=100)
+    # The normaliser still gives the outputs that were checked by hand, so the verdicts still apply.
+    assert r["drift"] == []
+    assert r["n"] == 50 and sum(r["verdicts"].values()) == 50
+    assert r["accuracy"] == (r["verdicts"]["correct"] + r["verdicts"]["abstain_ok"]) / 50

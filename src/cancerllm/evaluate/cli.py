@@ -24,6 +24,8 @@ def evaluate_cmd(
     out: Path = typer.Option(Path("out/evaluate"), "--out", help="Folder for metrics.json, report.md, report.html."),
     bootstrap: int = typer.Option(1000, "--bootstrap", help="Bootstrap resamples for 95% CIs (0 = none)."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    norm_sample: Path | None = typer.Option(None, "--norm-sample", help="trial only: hand-checked normalisation "
+                                            "sample TSV (tests/assets/chia_drug_normalisation_sample.tsv)."),
 ) -> None:
     """Score predictions against gold: paper metrics, spans, T/N/M/type/ICD with CIs, and reports with plots."""
     from cancerllm.errors import ConfigError
@@ -37,7 +39,7 @@ def evaluate_cmd(
     if task == "trial":
         from cancerllm.evaluate.trial import evaluate_trial
 
-        t = evaluate_trial(pred, gold, out=out, bootstrap=bootstrap, seed=seed)
+        t = evaluate_trial(pred, gold, out=out, bootstrap=bootstrap, seed=seed, norm_sample=norm_sample)
         for kind in ("entities", "relations"):
             s, r = t[kind]["strict"]["micro"], t[kind]["relaxed"]["micro"]
             typer.echo(f"{kind}: strict F1 {s['f1']:.3f} (P {s['precision']:.3f} R {s['recall']:.3f}), relaxed F1 "

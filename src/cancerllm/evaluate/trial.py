@@ -34,7 +34,7 @@ from cancerllm.data.schema import Mention, Note, Prediction, Relation
 from cancerllm.evaluate.spans import SpanCounts, match_spans, prf
 from cancerllm.knowledge.trial import TRIAL_ENTITY_TYPES, TRIAL_RELATION_TYPES
 
-__all__ = ["evaluate_trial", "relation_matches", "report_markdown", "score_trial"]
+__all__ = ["evaluate_trial", "normalisation_accuracy", "relation_matches", "report_markdown", "score_trial"]
 
 MODES = ("strict", "relaxed")
 
@@ -187,8 +187,48 @@ def report_markdown(m: dict[str, Any], title: str = "Trial criteria") -> str:
     return "\n".join(lines) + "\n"
 
 
+def normalisation_accuracy(sample: str | Path, bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Score the normaliser on a hand-checked sample (TSV: text, system_id, verdict; see
+    ``tests/assets/chia_drug_normalisation_sample.tsv``).
+
+    Verdicts: ``correct`` / ``wrong`` (a concept was given), ``missed`` / ``abstain_ok`` (none was given). Reports
+    accuracy (correct + abstain_ok), precision of the concepts given, and recall where a concept exists, with
+    bootstrap CIs over mentions. ``drift`` lists rows whose current output differs from the checked one: their
+    verdicts no longer apply until re-checked.
+    """
+    import numpy as np
+
+    from cancerllm.knowledge.normalize import concept_of
+
+    lines = [ln.split("\t") for ln in Path(sample).read_text(encoding="utf-8").splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    header, rows = lines[0], [dict(zip(lines[0], r)) for r in lines[1:]]
+    if not {"text", "system_id", "verdict"} <= set(header):
+        from cancerllm.errors import DataFormatError
+
+        raise DataFormatError(f"{sample}: header needs text, system_id, verdict; got {header}")
+    drift = []
+    for i, r in enumerate(rows):
+        c, _ = concept_of(r["text"], "Drug")
+        if (c.id if c else "-") != r["system_id"]:
+            drift.append(i + 1)  # 1-based data row
+    v = np.array([r["verdict"] for r in rows])
+    given = np.isin(v, ["correct", "wrong"])
+    exists = np.isin(v, ["correct", "wrong", "missed"])
+    ok = np.isin(v, ["correct", "abstain_ok"])
+    out: dict[str, Any] = {"n": len(rows), "verdicts": {str(k): int((v == k).sum()) for k in sorted(set(v))},
+                           "accuracy": round(float(ok.mean()), 4),
+                           "precision": round(float((v == "correct").sum() / max(1, given.sum())), 4),
+                           "recall": round(float((v == "correct").sum() / max(1, exists.sum())), 4), "drift": drift}
+    if bootstrap and len(rows) > 1:
+        idx = np.random.default_rng(seed).integers(0, len(rows), size=(bootstrap, len(rows)))
+        acc = ok[idx].mean(axis=1)
+        out["accuracy_ci"] = [round(float(np.percentile(acc, 2.5)), 4), round(float(np.percentile(acc, 97.5)), 4)]
+    return out
+
+
 def evaluate_trial(pred: str | Path, gold: str | Path, out: str | Path | None = None, bootstrap: int = 1000,
-                   seed: int = 0) -> dict[str, Any]:
+                   seed: int = 0, norm_sample: str | Path | None = None) -> dict[str, Any]:
     """Score a trial prediction JSONL against gold trial notes; write ``metrics.json`` and ``report.md``.
 
     Raises:
@@ -206,6 +246,12 @@ def evaluate_trial(pred: str | Path, gold: str | Path, out: str | Path | None = 
     m = score_trial(gold_notes, preds, bootstrap=bootstrap, seed=seed)
     m["invalid_predictions"] = [str(e) for e in errors]
     m["normalisation"] = normalisation_coverage(list(preds.values()))
+    if norm_sample is not None:
+        m["normalisation"]["sample"] = ns = normalisation_accuracy(norm_sample, bootstrap, seed)
+        m["normalisation"]["summary"] += (
+            f" Hand-checked sample ({ns['n']} gold Drug mentions): accuracy {ns['accuracy']:.2f} "
+            f"{[round(x, 2) for x in ns.get('accuracy_ci', [])]}, precision of given concepts {ns['precision']:.2f}, recall "
+            f"{ns['recall']:.2f} ({ns['verdicts']}).")
     if out is not None:
         o = Path(out)
         o.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ CONFIG_CLASSES = {
     "robustness": "cancerllm.robustness.testbed:RobustnessConfig",
     "rag": "cancerllm.rag.index:IndexConfig",
     "bench": "cancerllm.bench.efficiency:BenchConfig",
+    "bench-engines": "cancerllm.bench.engines:EnginesConfig",  # cancerllm bench --engines ... --config <file>
     "classify": "cancerllm.classify.recipe:ClassifyConfig",
     "batch": "cancerllm.scale.batch:BatchConfig",
 }
@@ -49,6 +50,7 @@ _VERB_MODULES: dict[str, tuple[str, ...]] = {
     "cancerllm.evaluate.cli": ("evaluate", "compare", "baseline", "hard-split"),
     "cancerllm.bench.cli": ("bench",),
     "cancerllm.classify.cli": ("classify",),
+    "cancerllm.deid.cli": ("deid",),
     "cancerllm.serve.cli": ("serve",),
     "cancerllm.interop.cli": ("export",),
     "cancerllm.review.cli": ("review",),

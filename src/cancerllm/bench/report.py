@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["fmt_ci", "markdown", "ratio", "summary_line"]
+__all__ = ["engines_markdown", "fmt_ci", "markdown", "ratio", "summary_line"]
 
 
 def fmt_ci(s: dict[str, Any], digits: int = 1) -> str:
@@ -97,3 +97,45 @@ def summary_line(result: dict[str, Any]) -> dict[str, Any]:
         "load_s": {r["dtype"]: r["load_s"] for r in result.get("loads") or []},
         "train_tokens_per_s": (result.get("training") or {}).get("tokens_per_s"),
     }
+
+
+def engines_markdown(result: dict[str, Any]) -> str:
+    """The engines x styles table of ``cancerllm bench --engines ...`` (``bench/engines.py``), ratios of notes/s to
+    the first engine's first style (the paper's per-entity QA on transformers when it leads the lists)."""
+    peak = result["matmul_peak"]
+    lines = [f"# bench {result['name']}: engines x styles", "",
+             (f"- created {result['created']}, commit {result.get('commit')}, {result['threads']} thread(s), load "
+             f"average {result['load_average']['before']} -> {result['load_average']['after']}"),
+             (f"- input {result['input']['input']}: {result['input']['notes']} notes, {result['input']['chars_mean']} "
+             f"chars on average; gold labels {result['input']['gold']}"),
+             (f"- matmul peak ({result['threads']} thread(s), 1024^3 torch.mm, best repeat): bf16 "
+             f"{peak['bf16_gflops']} GFLOP/s, fp32 {peak['fp32_gflops']} GFLOP/s"), ""]
+    rows, base = [], None
+    for eng in result["engines"]:
+        for c in eng.get("cells", []):
+            if "error" in c:
+                rows.append([eng["engine"], c["style"], f"error: {c['error'][:80]}"] + ["-"] * 10)
+                continue
+            base = base or c["notes_per_s"]
+            sc = c["score"]
+            rows.append([eng["engine"], c["style"], f"{c['notes_per_s']:.3f}", ratio(c["notes_per_s"], base),
+                         f"{c['prompt_tokens_per_s']:.0f}", f"{c['new_tokens_per_s']:.1f}",
+                         f"{c['latency_ms']['p50'] / 1000:.1f} / {c['latency_ms']['p95'] / 1000:.1f}",
+                         f"{c['cpu_s_per_note']:.2f}", f"{c['peak_rss_mib']:.0f}", f"{eng.get('startup_s', '-')}",
+                         "-" if sc["mean"] is None else f"{sc['mean']:.3f}",
+                         " / ".join("-" if sc[f] is None else f"{sc[f]:.2f}" for f in ("t_stage", "n_stage", "m_stage")),
+                         f"{c['unparseable']}/{c['outputs']}" if c["outputs"] else "-"])
+    lines += _table(["engine", "style", "notes/s", "vs first", "prompt tok/s", "gen tok/s", "p50 / p95 s (call)",
+                     "CPU-s/note", "peak RSS MiB", "start-up s", "T/N/M acc (mean)", "T / N / M", "unparseable"], rows)
+    lines += ["", ("Prefill probe (each note's json.v1 prompt, 1 new token; FLOPs = 2 x non-embedding params x "
+              "prompt tokens):"), ""]
+    prow = []
+    for eng in result["engines"]:
+        p = eng.get("prefill_probe") or {}
+        if "gflops" in p:
+            prow.append([eng["engine"], (eng.get("model") or {}).get("dtype"), p["prompt_tokens"], p["seconds"],
+                         p["gflops"], p["peak_gflops"], p["fraction_of_peak"]])
+        if eng.get("error"):
+            lines.append(f"- {eng['engine']}: {eng['error'][-300:]}")
+    lines += _table(["engine", "dtype", "prompt tokens", "s", "GFLOP/s", "matmul peak", "fraction"], prow)
+    return "\n".join(lines) + "\n"

@@ -24,7 +24,8 @@ Greedy outputs can still differ at the token level (other kernels, other summati
   default reserves several GiB) and CPU runs eagerly (no torch.compile warm-up: start-up in seconds, not minutes).
   The engine runs in this process (``VLLM_ENABLE_V1_MULTIPROCESSING=0`` unless set), so no ``__main__`` guard is
   needed and RSS is measured in one place; threads follow ``OMP_NUM_THREADS`` (no core pinning unless
-  ``VLLM_CPU_OMP_THREADS_BIND`` is set).
+  ``VLLM_CPU_OMP_THREADS_BIND`` is set). Prefix caching is on (``CANCERLLM_VLLM_PREFIX_CACHING=0`` turns it off,
+  as the engine benchmark does so repeated notes are not timed as cache hits).
 
 Example:
     >>> lora_plan("auto", "cpu", ["run/adapter"])
@@ -311,7 +312,8 @@ def load_vllm(model_args: Any, gen: Any) -> tuple[VLLMModel, Any, dict[str, Any]
     kv = os.environ.get("CANCERLLM_VLLM_KV_GIB")
     kw = engine_kwargs(model_dir, dtype, device, budget + gen.max_new_tokens + 8, max(gen.batch_size, 1),
                        lora=plan == "unmerged", lora_rank=_lora_rank(chain) if plan == "unmerged" else 16,
-                       kv_gib=float(kv) if kv else None)
+                       kv_gib=float(kv) if kv else None,
+                       prefix_caching=os.environ.get("CANCERLLM_VLLM_PREFIX_CACHING", "1") != "0")
     t0 = time.perf_counter()
     llm = v.LLM(**kw)
     if plan == "unmerged":

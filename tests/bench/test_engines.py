@@ -1,0 +1,80 @@
+"""bench --engines: the orchestrator runs each engine in its own process on the same notes and writes one table.
+
+The hf engine runs for real on the tiny model in a subprocess (as vllm does from .venv-vllm; that run is the slow
+test in tests/infer/test_engine_vllm.py). No timing thresholds: only that every field is measured and consistent.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cancerllm.bench.engines import EnginesConfig, matmul_peak, run, task_score
+from cancerllm.bench.report import engines_markdown
+from cancerllm.cli import app
+from cancerllm.config import load_config
+from cancerllm.data.io import write_jsonl
+from cancerllm.data.schema import Note
+from cancerllm.errors import ResourceError
+
+NOTES = [Note(id=f"n{i}", text=f"Report {i}. Invasive carcinoma, pT{1 + i % 3} N{i % 2} M0, margins negative.",
+              labels={"t_stage": f"T{1 + i % 3}", "n_stage": f"N{i % 2}", "m_stage": "M0" if i else None})
+         for i in range(3)]
+
+
+def _cfg(tmp_path, model_dir, *extra):
+    notes = write_jsonl(NOTES, tmp_path / "notes.jsonl")
+    return load_config(EnginesConfig, overrides=[f"input={notes}", f"model.path={model_dir}", f"out_root={tmp_path}",
+                                                 "n_notes=3", "n_boot=20", "generate.max_new_tokens=8",
+                                                 "generate.batch_size=2", "generate.max_prompt_tokens=512", "matmul_seconds=0.1",
+                                                 *extra])
+
+
+def test_task_score_counts_missing_answers_wrong_and_skips_missing_gold():
+    gold = [{"t_stage": "T2", "n_stage": "N0", "m_stage": None}, {"t_stage": "T1", "n_stage": None, "m_stage": "M0"}]
+    pred = [{"t_stage": "T2", "n_stage": None, "m_stage": "M1"}, {"t_stage": "T3", "n_stage": "N1", "m_stage": "M0"}]
+    s = task_score(gold, pred)
+    assert s["t_stage"] == 0.5 and s["n_stage"] == 0.0 and s["m_stage"] == 1.0 and s["n_gold"] == 4
+    assert s["mean"] == pytest.approx(0.5)
+
+
+def test_matmul_peak_measures_both_precisions():
+    peak = matmul_peak(threads=1, n=128, seconds=0.05)
+    assert peak["bf16_gflops"] > 0 and peak["fp32_gflops"] > 0
+
+
+def test_engines_bench_runs_hf_in_a_subprocess_and_writes_the_table(tmp_path, tiny_model_dir):
+    cfg = _cfg(tmp_path, tiny_model_dir, "engines=hf", "styles=qa.v1,json.v1,scoring")
+    result = run(cfg)
+    saved = json.loads((tmp_path / "engines" / "bench.json").read_text())
+    assert saved["engines"][0]["engine"] == "hf" and "error" not in saved["engines"][0]
+    eng = saved["engines"][0]
+    assert eng["startup_s"] > 0 and eng["model"]["path"] == str(tiny_model_dir)
+    assert [c["style"] for c in eng["cells"]] == ["qa.v1", "json.v1", "scoring"]
+    for c in eng["cells"]:
+        assert c["notes"] == 3 and c["calls"] == 2 and c["notes_per_s"] > 0 and c["cpu_s_per_note"] > 0
+        assert c["peak_rss_mib"] > 0 and c["latency_ms"]["p95"] >= c["latency_ms"]["p50"] > 0
+        assert c["score"]["n_gold"] == 3 + 3 + 2 and c["prompt_tokens"] > 0
+    qa, js, sc = eng["cells"]
+    assert qa["outputs"] == 3 * js["outputs"]  # one question per entity type vs one JSON answer per chunk
+    assert sc["new_tokens"] == 0 and sc["outputs"] == 0
+    probe = eng["prefill_probe"]
+    assert probe["prompts"] == 3 and 0 < probe["fraction_of_peak"] and probe["gflops"] > 0
+    assert result["matmul_peak"]["bf16_gflops"] > 0
+    assert not (tmp_path / "engines" / "notes.jsonl").exists()  # note texts are not left in the results
+    md = (tmp_path / "engines" / "bench.md").read_text()
+    assert md == engines_markdown(saved) and "| hf | qa.v1 |" in md and "| hf | scoring |" in md
+
+
+def test_engines_bench_without_the_vllm_venv_fails_before_running(tmp_path, tiny_model_dir):
+    cfg = _cfg(tmp_path, tiny_model_dir, "engines=hf,vllm", f"vllm_python={tmp_path}/none/python")
+    with pytest.raises(ResourceError, match="make vllm"):
+        run(cfg)
+    assert not (tmp_path / "engines" / "bench.json").exists()
+
+
+def test_bench_cli_engines_flag_selects_the_engines_benchmark(tmp_path):
+    res = CliRunner().invoke(app, ["bench", "--engines", "hf,tgi", f"out_root={tmp_path}"])
+    assert res.exit_code != 0 and "engines" in res.output and "'tgi'" in res.output

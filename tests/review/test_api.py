@@ -51,6 +51,16 @@ def test_review_load_list_get_and_edit_a_span(client, note_text):
     assert client.get("/review/note", params={"id": "u1"}).json()["mentions"][1]["status"] == "edited"
 
 
+def test_review_added_mention_without_value_gets_the_normalised_one(client, note_text):
+    start = note_text.index("left breast")
+    res = client.post("/review/corrections", headers=ALICE, json={
+        "note_id": "u1", "action": "add", "mention": {"type": "laterality", "start": start, "end": start + 11}})
+    assert res.status_code == 200, res.text
+    added = res.json()["mentions"][-1]
+    assert (added["index"], added["status"], added["origin"]) == (4, "added", "reviewer")
+    assert (added["current"]["text"], added["current"]["value"]) == ("left breast", "left")
+
+
 def test_review_label_edit_and_accept_reject(client):
     assert client.post("/review/corrections", json={"note_id": "u1", "target": "label", "label": "m_stage",
                                                     "action": "edit", "value": "M0", "reviewer": "bo"}).status_code == 200

@@ -111,9 +111,9 @@ def test_review_in_browser_survives_restart_then_export_and_sft(tiny_model_dir, 
         end.send_keys(str(pT2 + 3))
         assert _by(browser, "#edit-preview").text == "pT2"
         _click_and_save(browser, "#edit-save")
-        _click_and_save(browser, 'button[data-act="accept"][data-i="0"]')
         _click_and_save(browser, 'button[data-act="reject"][data-i="2"]')
-        _click_and_save(browser, 'button[data-act="accept"][data-i="3"]')
+        _by(browser, "#accept-all").click()  # accepts the two still unreviewed, #0 and #3, one request each
+        _wait(browser, lambda d: _statuses(d) == ["accepted", "edited", "rejected", "accepted"])
         Select(_by(browser, "#label-value-m_stage")).select_by_value("M0")
         _click_and_save(browser, 'button[data-label="m_stage"][data-act="edit"]')
         _click_and_save(browser, 'button[data-label="t_stage"][data-act="accept"]')

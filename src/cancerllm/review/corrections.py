@@ -3,7 +3,7 @@
 A correction targets one mention (by its index in the note's review) or one document label:
 
 * ``accept`` / ``reject`` a mention or a label as the model gave it (or as last corrected);
-* ``edit`` a mention (type, span, assertion, value) or a label (its value);
+* ``edit`` a mention (type, span, assertion, value; no value = the normalised one) or a label (its value);
 * ``add`` a mention the model missed.
 
 Checks (all problems of one request are reported together, each as ``{"field", "type", "message"}``):
@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from cancerllm.data.schema import Assertion, Mention, Prediction
 from cancerllm.errors import CancerLLMError
 from cancerllm.knowledge.phenotypes import ENTITY_TYPES
+from cancerllm.knowledge.values import normalize_value
 
 __all__ = ["LABEL_VALUES", "CorrectionIn", "LoadIn", "MentionIn", "ReviewProblem", "check_label", "check_mention",
            "check_reviewer", "shown"]
@@ -160,7 +161,10 @@ def _span(m: MentionIn, text: str) -> tuple[dict[str, Any] | None, list[dict[str
                        "text; offsets count Unicode code points (not UTF-16 units), end-exclusive")
     if not quoted.strip():
         return problem("start", "blank_span", f"[{m.start}, {m.end}) holds only whitespace")
-    return Mention(type=m.type, text=quoted, start=m.start, end=m.end, assertion=m.assertion, value=m.value,
+    # Without a value the gold note gets the normalised one ("18 mm" -> "1.8 cm", "ypT2a" -> "T2"), as the
+    # synthetic and converted gold data have: sft teaches the value the model must give.
+    value = m.value if m.value is not None else normalize_value(m.type, quoted)
+    return Mention(type=m.type, text=quoted, start=m.start, end=m.end, assertion=m.assertion, value=value,
                    code=m.code).model_dump(), []
 
 

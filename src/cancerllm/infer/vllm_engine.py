@@ -310,7 +310,9 @@ def load_vllm(model_args: Any, gen: Any) -> tuple[VLLMModel, Any, dict[str, Any]
                     chain[-1], model_dir, gen.engine_lora, device)
     budget = gen.max_prompt_tokens or DEFAULT_PROMPT_TOKENS
     kv = os.environ.get("CANCERLLM_VLLM_KV_GIB")
-    kw = engine_kwargs(model_dir, dtype, device, budget + gen.max_new_tokens + 8, max(gen.batch_size, 1),
+    # Every prompt of a call is submitted at once; vLLM's continuous batching runs up to max_num_seqs of them
+    # together (hf runs batch_size per forward pass). 16 keeps the KV cache small on CPU; a GPU can take more.
+    kw = engine_kwargs(model_dir, dtype, device, budget + gen.max_new_tokens + 8, max(gen.batch_size, 16),
                        lora=plan == "unmerged", lora_rank=_lora_rank(chain) if plan == "unmerged" else 16,
                        kv_gib=float(kv) if kv else None,
                        prefix_caching=os.environ.get("CANCERLLM_VLLM_PREFIX_CACHING", "1") != "0")

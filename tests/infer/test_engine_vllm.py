@@ -104,3 +104,38 @@ def test_vllm_serve_answers_extract_and_the_review_page(notes_file):
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def test_vllm_with_an_adapter_merges_it_in_fp32_once_and_reuses_the_merged_folder(notes_file, tmp_path):
+    """On CPU ``engine_lora=auto`` merges: the record says so, the merged folder is fp32 and a rerun reuses it."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from cancerllm.infer.vllm_engine import merged_model_dir
+    from cancerllm.model.load import embedded_model_dir
+
+    base = embedded_model_dir()
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32),
+                           LoraConfig(r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    adapter = tmp_path / "adapter"
+    model.save_pretrained(adapter)
+    merged = merged_model_dir(base, [adapter])
+    try:
+        for i in range(2):
+            out = tmp_path / f"run{i}"
+            res = subprocess.run([str(VLLM_CLI), "extract", str(notes_file), "--engine", "vllm", "--out", str(out),
+                                  f"model.adapter={adapter}", "--limit", "1", *COMMON], env=ENV,
+                                 capture_output=True, text=True, timeout=900, check=False)
+            assert res.returncode == 0, res.stderr[-3000:]
+            info = json.loads((out / "summary.json").read_text())["model"]
+            assert info["lora"] == "merge" and info["dtype"] == "fp32" and info["path"] == str(merged)
+            assert ("merging 1 adapter(s) in fp32" in res.stderr) == (i == 0)  # merged once, then reused
+            assert json.loads(_records(out)[0]["raw"][0]).keys() == {"mentions"}
+        saved = json.loads((merged / "config.json").read_text())
+        assert saved.get("dtype", saved.get("torch_dtype")) == "float32"  # merged and saved in fp32
+    finally:
+        import shutil
+
+        shutil.rmtree(merged, ignore_errors=True)

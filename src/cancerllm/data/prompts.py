@@ -50,6 +50,8 @@ ALPACA_TEMPLATE = ("Below is an instruction that describes a task, paired with a
 QA_INSTRUCTION = "You are an excellent linguist. The task is to answer the question by given the context or text"
 DIAGNOSIS_INSTRUCTION = ("You are a medical expert. This task involves generating the diagnosis based on the "
                          "provided context or text.")
+TRIAL_SYSTEM = ("You are a clinical-trial eligibility extraction system. You copy phrases exactly as written in the "
+                "criteria and answer with JSON only.")
 EXTRACT_SYSTEM = ("You are an oncology information extraction system. You copy phrases exactly as written in the "
                   "report and answer with JSON only.")
 
@@ -149,6 +151,48 @@ class PromptStyle:
     def parse_diagnosis(self, output: str) -> tuple[dict[str, str | None], list[str]]:
         raise NotImplementedError
 
+    # Trial criteria (Chia): entities and the relations that link them, in one answer per criterion chunk.
+    def trial_prompt(self, chunk: str, tokenizer: Any = None) -> str:
+        raise NotImplementedError(f"prompt style {self.name!r} has no trial prompt; use json.v1")
+
+    def trial_target(self, mentions: list[dict[str, Any]], relations: list[tuple[str, int, int]]) -> str:
+        raise NotImplementedError(f"prompt style {self.name!r} has no trial prompt; use json.v1")
+
+    def parse_trial(self, output: str) -> tuple[list[dict[str, Any]], list[tuple[str, int, int]], list[str]]:
+        raise NotImplementedError(f"prompt style {self.name!r} has no trial prompt; use json.v1")
+
+
+def _clean_trial(obj: dict[str, Any], errors: list[str]) -> tuple[list[dict[str, Any]], list[tuple[str, int, int]]]:
+    """Trial mentions (kept in order, None where invalid so relation indices stay aligned) and valid relations."""
+    from cancerllm.knowledge.trial import TRIAL_ENTITY_TYPES, TRIAL_RELATION_TYPES
+
+    raws = obj.get("mentions", [])
+    raws = raws if isinstance(raws, list) else []
+    mentions: list[dict[str, Any] | None] = []
+    for r in raws:
+        ok = isinstance(r, dict) and r.get("type") in TRIAL_ENTITY_TYPES and isinstance(r.get("text"), str) \
+            and r["text"].strip()
+        if not ok:
+            errors.append(f"trial mention {str(r)[:60]!r} is not {{type in the Chia types, text}}; dropped")
+            mentions.append(None)
+            continue
+        a = r.get("assertion", "present")
+        if a not in ("present", "negated", "possible"):
+            errors.append(f"{r['type']} assertion {str(a)[:20]!r} not in ['negated', 'possible']; set to 'present'")
+            a = "present"
+        mentions.append({"type": r["type"], "text": r["text"], "assertion": a})
+    relations = []
+    rels = obj.get("relations", [])
+    for r in rels if isinstance(rels, list) else []:
+        # [type, head, tail]: indices into this answer's mention list; both must be valid mentions.
+        if (isinstance(r, list) and len(r) == 3 and r[0] in TRIAL_RELATION_TYPES and all(isinstance(i, int)
+                for i in r[1:]) and all(0 <= i < len(mentions) and mentions[i] is not None for i in r[1:])
+                and r[1] != r[2]):
+            relations.append((r[0], r[1], r[2]))
+        else:
+            errors.append(f"relation {str(r)[:40]!r} is not [type, head, tail] over valid mentions; dropped")
+    return mentions, relations
+
 
 def _examples_block(examples: list[Example] | None, label: str, entity_type: str | None = None) -> str:
     if not examples:
@@ -226,6 +270,44 @@ class JsonStyle(PromptStyle):
         text, code = obj.get("diagnosis"), obj.get("icd10")
         errors = [] if isinstance(text, str) and text.strip() else ["no diagnosis text in output"]
         return {"text": text if isinstance(text, str) else None, "icd10": code if isinstance(code, str) else None}, errors
+
+
+    def trial_prompt(self, chunk, tokenizer=None):
+        from cancerllm.knowledge.trial import TRIAL_ENTITY_TYPES
+
+        # Short on purpose: every token of the template is paid by every criterion chunk, in training and use.
+        user = (f"Extract the entities ({', '.join(TRIAL_ENTITY_TYPES)}) with their exact text, assertion if negated "
+                f"or possible, and the relations [type, head, tail] between them. JSON only.\n\nCriteria:\n{chunk}")
+        return render(TRIAL_SYSTEM, user, tokenizer)
+
+    def trial_target(self, mentions, relations):
+        items = []
+        for m in mentions:
+            item = {"type": m["type"], "text": m["text"]}
+            if m.get("assertion", "present") != "present":
+                item["assertion"] = m["assertion"]
+            items.append(item)
+        return json.dumps({"mentions": items, "relations": [list(r) for r in relations]}, ensure_ascii=False,
+                          separators=(",", ":"))
+
+    def parse_trial(self, output):
+        errors: list[str] = []
+        obj, err = _first_json_object(output)
+        if obj is None:
+            # A generation cut by max_new_tokens: keep the complete mention objects, drop the relations (their
+            # indices may point past the cut).
+            frags = []
+            for frag in re.findall(r"\{[^{}]*\}", output):
+                try:
+                    frags.append(json.loads(frag))
+                except json.JSONDecodeError:
+                    continue
+            if not frags:
+                return [], [], [err or "unparseable output"]
+            errors.append(f"{err}; recovered {len(frags)} complete mention object(s), no relations")
+            obj = {"mentions": frags, "relations": []}
+        mentions, relations = _clean_trial(obj, errors)
+        return mentions, relations, errors
 
 
 @prompt_styles.register("qa.v1")

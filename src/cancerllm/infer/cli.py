@@ -21,16 +21,38 @@ def _make(task: str):
         limit: int | None = typer.Option(None, "--limit", help="Only the first N valid notes (N >= 1)."),
         engine: str | None = typer.Option(None, "--engine", help="hf (transformers, default) or vllm (needs "
                                           "`make vllm`; run .venv-vllm/bin/cancerllm). Same as generate.engine=."),
+        method: str | None = typer.Option(None, "--method", help="auto (default: llm with --run, rules without), "
+                                          "llm, or rules (grounded knowledge extractor, no model)."),
+        labels: str | None = typer.Option(None, "--labels", help="A `cancerllm classify` output folder: adds "
+                                          "document labels (evidence span or calibrated probability)."),
+        task_name: str = typer.Option(task, "--task", help="extract: phenotype (notes) or trial (eligibility "
+                                      "criteria: Chia entities, relations, normalised drugs/genes)."),
     ) -> None:
         import json
+
+        allowed = ("phenotype", "trial") if task == "phenotype" else (task,)
+        if task_name not in allowed:
+            from cancerllm.errors import ConfigError
+
+            raise ConfigError(f"--task: got {task_name!r}, expected one of {list(allowed)}")
+        if task_name == "trial":  # its own recipe: criterion chunks, relations, normalisation (no resume)
+            from cancerllm.infer.trial import run_trial
+
+            summary = run_trial(input, run=run, out=out, limit=limit, overrides=list(ctx.args))
+            if out:
+                typer.echo(json.dumps(summary))
+                typer.echo(f"predictions: {out}/predictions.jsonl")
+            return
 
         from cancerllm.config import load_config
         from cancerllm.infer.extract import ExtractConfig
         from cancerllm.infer.extract import run as run_extract
 
-        overrides = list(ctx.args) + [f"input={input}", f"task={task}"]
+        # Without --method or a config file, the command line picks `auto`: rules when nothing trained is given.
+        chosen = method or (None if config else "auto")
+        overrides = ([f"method={chosen}"] if chosen else []) + list(ctx.args) + [f"input={input}", f"task={task}"]
         for key, val in (("run", run), ("out", out), ("index", index), ("retriever", retriever), ("k", k),
-                         ("limit", limit), ("generate.engine", engine)):
+                         ("limit", limit), ("generate.engine", engine), ("labels", labels)):
             if val is not None:
                 overrides.append(f"{key}={val}")
         cfg = load_config(ExtractConfig, config, overrides)

@@ -130,3 +130,19 @@ def test_recipe_limit_takes_a_seeded_sample_not_the_first_notes(synth_files, tmp
     model = joblib.load(tmp_path / "out" / "model.joblib")
     first_60_types = {r["cancer_type"] for r in notes[:60]}
     assert len(model.type_head.classes) > len(first_60_types) + 3
+
+
+def test_inferred_type_is_stacked_over_diagnosis_terms_and_shows_them(classified, synth_files):
+    import joblib
+
+    _cfg, result = classified
+    model = joblib.load(Path(result["out"]) / "model.joblib")
+    assert model.type_stack is not None and model.heads()["cancer_type"] is model.type_stack
+    notes = {r["id"]: r for r in _records(synth_files[1]["test"])}
+    terms = 0
+    for rec in _records(result["written"]["test"]):
+        text = notes[rec["id"]]["text"]
+        for s in rec["meta"]["label_sources"]["cancer_type"]["support"]:
+            assert s["what"].startswith("diagnosis term (") and text[s["start"]:s["end"]] == s["text"]
+            terms += 1
+    assert terms > 0

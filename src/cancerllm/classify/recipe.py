@@ -85,6 +85,11 @@ class ClassifyConfig:
     """Inferred-path features: lexical (word+char TF-IDF), measures (size, nodes), lm (hidden states)."""
     evidence: bool = True
     """Read stated T/N/M classes from the text first (False = heads only, an ablation)."""
+    type_terms: bool = True
+    """Stack the cancer-type head over its TF-IDF probabilities plus the diagnosis terms of
+    :mod:`cancerllm.knowledge.cancer_types` (False = TF-IDF head alone, an ablation)."""
+    type_c: float = 1.0
+    """Inverse L2 strength of the stacked cancer-type head (1 of 0.3/1/3 on 5-fold TCGA train+dev)."""
     lm: LMArgs = field(default_factory=LMArgs)
     c: float = 10.0
     """Inverse L2 strength of the logistic heads (10 was best of 1/10/100 on TCGA dev)."""
@@ -106,8 +111,7 @@ class ClassifyConfig:
         badf = [x for x in self.features if x not in FEATURES]
         if badf or not self.features:
             p.append(f"features: got {self.features}, expected a non-empty subset of {list(FEATURES)}")
-        if self.c <= 0:
-            p.append(f"c: got {self.c}, expected > 0")
+        p += [f"{name}: got {v}, expected > 0" for name, v in (("c", self.c), ("type_c", self.type_c)) if v <= 0]
         p += at_least("trees", self.trees, 1) + at_least("leaves", self.leaves, 2) + at_least("folds", self.folds, 2)
         p += at_least("limit (training notes)", self.limit, 10, optional=True)
         return p + self.lm.validate()
@@ -144,6 +148,7 @@ class Model:
         self.type_head: Any = None
         self.lex_heads: dict[str, Any] = {}  # per stage label: linear head on lexical (+lm) features
         self.stack_heads: dict[str, Any] = {}
+        self.type_stack: Any = None  # cancer type over [log TF-IDF probabilities, diagnosis terms]
         self.lm: Any = None  # LMFeatures, attached at run time (not pickled)
 
     # -- features -----------------------------------------------------------------------------------------
@@ -206,6 +211,11 @@ class Model:
         type_p = self.type_head.raw_proba(xt)
         type_p[type_rows] = out_of_fold(xt[type_rows], type_y, c=self.cfg.c, folds=self.cfg.folds,
                                         seed=self.cfg.seed)
+        if self.cfg.type_terms:
+            # Learned on out-of-fold probabilities, so the stack sees how reliable the TF-IDF head is on unseen
+            # reports; "chromophobe" in the opening then outweighs a KIRC-leaning bag of words.
+            self.type_stack = fit_linear(_type_stack_features(type_p[type_rows], [texts[i] for i in type_rows]),
+                                         type_y, c=self.cfg.type_c, seed=self.cfg.seed)
         for label in (lab for lab in self.cfg.labels if lab in STAGE_LABELS):
             rows = [i for i in range(n) if gold[i].get(label)]
             y = [gold[i][label] for i in rows]
@@ -225,19 +235,31 @@ class Model:
         out = {}
         type_p = self.type_head.raw_proba(xt)
         if "cancer_type" in self.cfg.labels:
-            out["cancer_type"] = (self.type_head.classes, self.type_head.proba(xt))
+            if self.type_stack is not None:
+                out["cancer_type"] = (self.type_stack.classes,
+                                      self.type_stack.proba(_type_stack_features(type_p, texts)))
+            else:
+                out["cancer_type"] = (self.type_head.classes, self.type_head.proba(xt))
         for label, head in self.stack_heads.items():
             lex_p = self.lex_heads[label].raw_proba(x)
             out[label] = (head.classes, head.proba(self._stack(lex_p, type_p, meas)))
         return out
 
     def heads(self) -> dict[str, Any]:
-        return {"cancer_type": self.type_head, **self.stack_heads}
+        return {"cancer_type": self.type_stack or self.type_head, **self.stack_heads}
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["lm"] = None  # the LM is reloaded from cfg.lm, never pickled
         return state
+
+
+def _type_stack_features(type_p: np.ndarray, texts: list[str]) -> np.ndarray:
+    """Log TF-IDF type probabilities beside the diagnosis-term presence (whole report, opening)."""
+    from cancerllm.knowledge.cancer_types import term_vector
+
+    terms = np.array([term_vector(t) for t in texts], dtype=np.float64).reshape(len(texts), -1)
+    return np.hstack([np.log(np.clip(type_p, 1e-9, 1.0)), terms])
 
 
 def _label_records(model: Model, notes: list[Any], texts: list[str], masked: list[str]) -> list[Any]:
@@ -276,10 +298,18 @@ def _label_records(model: Model, notes: list[Any], texts: list[str], masked: lis
             labels[label] = classes[j]
             sources[label] = {"source": "inferred", "probability": round(float(p[i, j]), 4),
                               "distribution": {c: round(float(v), 4) for c, v in zip(classes, p[i], strict=True)},
-                              "support": support if label in STAGE_LABELS else []}
+                              "support": support if label in STAGE_LABELS else _type_support(text)}
         out.append(Prediction(id=note.id, task="phenotype", labels=labels, mentions=mentions,
                               meta={"classifier": "cancerllm.classify.v1", "label_sources": sources}))
     return out
+
+
+def _type_support(text: str) -> list[dict[str, Any]]:
+    """The diagnosis terms a cancer-type label could lean on, with their spans (``text[start:end]``)."""
+    from cancerllm.knowledge.cancer_types import find_type_terms
+
+    return [{"what": f"diagnosis term ({h.project})", "start": h.start, "end": h.end, "text": h.text}
+            for h in find_type_terms(text)]
 
 
 def predict_notes(model: Model, notes: list[Any], hard: bool = False) -> list[Any]:

@@ -46,6 +46,14 @@ class ExtractConfig:
     task: Literal["phenotype", "diagnosis"] = "phenotype"
     run: str | None = None
     """A training run folder (sft/pretrain): its base model, adapter, prompt style and entity types are used."""
+    method: Literal["auto", "llm", "rules"] = "llm"
+    """llm = the language model (the run's, else ``model``); rules = the grounded knowledge extractor, no model
+    (:mod:`cancerllm.infer.rules`); auto (the ``cancerllm extract`` default) = rules when nothing trained or chosen
+    is given (no ``run``, the embedded base model, no adapter: it writes no usable JSON), else llm."""
+    labels: str | None = None
+    """A ``cancerllm classify`` output folder: its calibrated heads add document labels (T/N/M, cancer type) with
+    their source, evidence span or inferred probability, to the rules method. Default: the one ``make model``
+    builds (``$CANCERLLM_CACHE/classify/default``) when present."""
     model: ModelArgs = field(default_factory=ModelArgs)
     generate: GenerateArgs = field(default_factory=GenerateArgs)
     types: list[str] | None = None
@@ -80,9 +88,37 @@ class ExtractConfig:
         return problems + type_problems(self.types)
 
 
+def resolved_method(cfg: ExtractConfig) -> str:
+    """``llm`` or ``rules`` (``auto`` = llm with a run, rules without)."""
+    if cfg.method != "auto":
+        return cfg.method
+    chosen = cfg.run or cfg.model.adapter or cfg.model.path != ModelArgs().path
+    return "llm" if chosen else "rules"
+
+
+def default_labels() -> Path:
+    """Where ``make model`` puts the default document labeller (a ``cancerllm classify`` output folder)."""
+    from cancerllm.model.load import cache_root
+
+    return cache_root() / "classify" / "default"
+
+
 def load_predictor(cfg: ExtractConfig) -> Any:
-    """Load the model (base + adapters of ``cfg.run``) and build a Predictor."""
+    """Load the model (base + adapters of ``cfg.run``) and build a Predictor (or the rule extractor)."""
     from cancerllm.infer.predictor import Predictor
+
+    if resolved_method(cfg) == "rules":
+        from cancerllm.infer.rules import RulePredictor
+
+        labels = cfg.labels
+        if labels is None and (default_labels() / "model.joblib").is_file():
+            labels = str(default_labels())
+        log.info("method rules: grounded knowledge extractor%s", f", document labels from {labels}" if labels else
+                 " (no labels model: T/N/M only where stated; `make model` builds one, or give --labels)")
+        if cfg.method == "auto":
+            log.info("no --run: the untrained base model writes no usable JSON, so the grounded rule extractor "
+                     "answers; give a trained run (cancerllm sft) for the language-model extractor")
+        return RulePredictor(types=cfg.types, labels=labels)
     from cancerllm.model.load import load_model, model_args_for_run, read_run
 
     style, types, model_args = cfg.generate.prompt_style, cfg.types, cfg.model
@@ -161,8 +197,9 @@ def _fingerprint(cfg: ExtractConfig) -> dict[str, Any]:
     from cancerllm.config import to_dict
 
     settings = {k: v for k, v in to_dict(cfg).items() if k not in _RESUME_FREE}
+    settings["method"] = resolved_method(cfg)  # `auto` and what it resolves to are the same run
     files = hashlib.sha256()
-    for root in (cfg.run, cfg.model.path, cfg.model.adapter, cfg.index):
+    for root in (cfg.run, cfg.model.path, cfg.model.adapter, cfg.index, cfg.labels):
         p = Path(root) if root else None
         if p is None or not p.exists():
             continue

@@ -205,3 +205,20 @@ def test_deid_output_feeds_pretrain_and_sft_readers(tmp_path):
     for clean, orig in zip(notes, gold, strict=True):
         assert len(clean.mentions) == len(orig.mentions)  # none destroyed, all spans exact (checked on read)
         assert not any(p["text"] in clean.text for p in orig.phi if len(p["text"]) > 3)
+
+
+@pytest.mark.parametrize("text", [
+    "pT2 N0 Mx. Margins free of tumor.",               # "Mx." is the M stage, not a title before a name
+    "Blocks 12/14 and 1234-5678 reviewed; 3/10 nodes.",  # not foreign phone numbers, not dates
+    "Name: Left Breast, upper outer quadrant.",         # a specimen name made of clinical words
+])
+def test_deid_leaves_clinical_text_alone(text):
+    assert deidentify_text(text, KEY, "PT-1").text == text
+
+
+def test_deid_catches_repeats_of_a_name_and_relatives_between_commas():
+    text = ("Patient: Patrick Rodriguez\nEmail: patrick.rodriguez25@example.com\n"
+            "Patrick Rodriguez returns today. His wife, Carmen, was present.\n")
+    out = deidentify_text(text, KEY, "PT-1").text
+    assert "Patrick" not in out and "Rodriguez" not in out and "Carmen" not in out
+    assert out.count("[NAME]") == 4

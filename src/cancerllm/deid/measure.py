@@ -6,7 +6,8 @@ gold oncology mentions it destroys, and how much it replaces on real, already de
 * A detection is *correct* when it overlaps a gold PHI span. Precision per detected type = correct / detected.
 * A gold oncology mention is *destroyed* when a detection overlaps it (its text would change).
 * On real de-identified text (TCGA) every replacement is a false positive on clinical text (or a leftover
-  identifier the original redaction missed): reported as counts per type and per 10,000 characters.
+  identifier the original redaction missed): reported as counts per type and per 10,000 characters, with the
+  number of TNM tokens (``find_tnm``) that a detection overlaps (goal 0).
 
 No note text is printed or stored: only counts.
 
@@ -18,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -79,21 +81,32 @@ def measure_real(path: str | Path, limit: int | None = None) -> dict[str, Any]:
     """Replacements per type on already de-identified notes (every one a false positive or a missed leftover)."""
     from cancerllm.data.io import read_notes_reporting
     from cancerllm.deid.recognizers import build_analyzer, detect
+    from cancerllm.knowledge.tnm import find_tnm
 
     build_analyzer()
     notes = read_notes_reporting(path, "deid measure")[:limit]
     start = time.perf_counter()
     counts: Counter[str] = Counter()
-    with_any = chars = 0
+    with_any = chars = tnm = tnm_touched = word_like = 0
+    # How often each word is written in lower case in the corpus: a "name" made only of such words ("Gross",
+    # "Received") is surely a false positive; the other names are false positives or leftovers of the redaction.
+    lower = Counter(w for note in notes for w in re.findall(r"\b[a-z]{2,}\b", note.text))
     for note in notes:
         dets = detect(note.text)
         counts.update(d.type for d in dets)
+        word_like += sum(all(lower[w.lower()] >= 3 for w in re.findall(r"[A-Za-z]+", note.text[d.start:d.end]))
+                         for d in dets if d.type == "NAME")
         with_any += bool(dets)
         chars += len(note.text)
+        # Real reports carry no mention spans; their TNM tokens stand in for "oncology text destroyed".
+        for t in find_tnm(note.text):
+            tnm += 1
+            tnm_touched += any(d.start < t.end and t.start < d.end for d in dets)
     total = sum(counts.values())
     return {"path": str(path), "notes": len(notes), "chars": chars, "replacements": total,
             "per_10k_chars": round(1e4 * total / chars, 3) if chars else None, "notes_with_any": with_any,
-            "per_type": dict(counts.most_common()), "seconds": round(time.perf_counter() - start, 2)}
+            "per_type": dict(counts.most_common()), "names_word_like": word_like, "tnm_tokens": tnm, "tnm_tokens_touched": tnm_touched,
+            "seconds": round(time.perf_counter() - start, 2)}
 
 
 def table(result: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@
 presidio-analyzer (Microsoft, MIT) runs here fully offline: its NLP engine gets a *blank* spaCy English pipeline
 (tokenizer only, no model download), so its model-based name finder is off and these run instead:
 
-* presidio's own: ``DateRecognizer`` (numeric dates), ``PhoneRecognizer`` (validated by ``phonenumbers``),
+* presidio's own: ``DateRecognizer`` (numeric dates), ``PhoneRecognizer`` (US/Canada, validated by ``phonenumbers``),
   ``UsSsnRecognizer`` (with its invalid-SSN checks) and the engine's context enhancement ("phone", "date");
 * ours (:class:`GroupRecognizer`, a presidio ``LocalRecognizer``): names after a label, a title or a relation
   ("Patient: Garcia, Maria", "Dr. Helen Park", "her daughter Ana Garcia"), MRN and accession numbers after
@@ -38,6 +38,10 @@ _TOK = r"(?:[A-Z]'|Mc|Mac)?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 # One name: "Garcia, Maria", "Maria Novak", "John A. Smith". Single spaces only, so a column of labels
 # ("Laura Bennett   Tel:") never joins the next label to the name.
 _NAME = rf"{_TOK}(?:, ?{_TOK})?(?: [A-Z]\.)?(?: {_TOK}){{0,2}}"
+# Headers often write the patient in capitals, surname first ("PATIENT: GARCIA, MARIA"): accepted after a label
+# and with the comma only, since OCR'd report headers put other capitals there ("PATIENT: SURGICAL PATHOLOGY").
+_UPTOK = r"[A-Z](?:'?[A-Z])+(?:-[A-Z]+)?"
+_UPNAME = rf"{_UPTOK}, ?{_UPTOK}(?: [A-Z]\.?)?"
 _LABEL = (r"(?i:patient(?: name)?|pt(?: name)?|name|provider|attending(?: physician)?|referring(?: physician| provider"
           r"| doctor)?|physician|surgeon|pathologist|resident|fellow|primary care(?: physician)?|pcp|ordering"
           r"(?: physician| provider)?|emergency contact|contact|guardian|next of kin)\s*:")
@@ -56,9 +60,11 @@ _STREET = (rf"\d{{1,6}} (?:[A-Z][a-z]+ ){{1,3}}{_STREET_TYPE}\.?(?:,? (?:Apt|Sui
 PATTERNS: dict[str, list[tuple[str, str, float]]] = {
     "NAME": [
         ("after a label", rf"\b{_LABEL}[ \t]*(?:{_TITLE} )?(?P<phi>{_NAME})", 0.85),
+        ("capitals after a label", rf"\b{_LABEL}[ \t]*(?P<phi>{_UPNAME})(?![\w-])", 0.7),
+        ("apposition to the patient", rf"\b(?i:the patient|pt|patient),? (?P<phi>{_TOK}(?: {_TOK}){{1,2}}),", 0.7),
         ("after signed by / cc", rf"\b{_BY}[ \t]*(?:{_TITLE} )?(?P<phi>{_NAME})", 0.85),
         ("after a title", rf"\b{_TITLE} (?P<phi>{_NAME})", 0.85),
-        ("after a relation", rf"\b{_RELATION} (?P<phi>{_TOK}(?: {_TOK})?)", 0.6),
+        ("after a relation", rf"\b{_RELATION},? (?P<phi>{_TOK}(?: {_TOK})?)", 0.6),
     ],
     "MRN": [("after its label", (r"\b(?i:mrn|mr ?#|medical record(?: number| no\.?| #)?|med rec(?: #| no\.?)?|"
                                  r"record #|patient id|pt id|unit (?:number|no\.?))[ \t]*[:#]?[ \t]*#?[ \t]*"
@@ -146,7 +152,9 @@ def build_analyzer() -> Any:
     # A blank pipeline (tokenizer only) set directly: engine.load() would spacy.load() a model, downloading it.
     engine.nlp = {"en": spacy.blank("en")}
     registry = RecognizerRegistry(supported_languages=["en"])
-    for rec in (DateRecognizer(), PhoneRecognizer(), UsSsnRecognizer()):
+    # Phones validated as US/Canadian numbers only: with its default regions (UK, DE, IL, IN, ...) phonenumbers
+    # reads slide/block counts such as "12/14" or "1234-5678" as foreign numbers.
+    for rec in (DateRecognizer(), PhoneRecognizer(supported_regions=("US", "CA")), UsSsnRecognizer()):
         registry.add_recognizer(rec)
     group = _recognizer_class()
     for entity, patterns in PATTERNS.items():
@@ -159,9 +167,12 @@ def _propagate_names(text: str, spans: list[PhiSpan]) -> list[PhiSpan]:
     from cancerllm.deid.allow import is_allowed_word
 
     # A word also written in lower case in this note is an ordinary word ("Final", "Gross"), not a name to spread.
-    lower = set(re.findall(r"\b[a-z]{3,}\b", text))
-    words = {w for s in spans if s.type == "NAME" for w in re.findall(_TOK, text[s.start:s.end])
-             if len(w) >= 3 and not is_allowed_word(w) and w.lower() not in lower}
+    # (Not inside an e-mail address: "maria.garcia@..." does not make "maria" a word.)
+    lower = set(re.findall(r"(?<![\w.@])[a-z]{3,}(?![\w@]|\.\w)", text))
+    found = [w for s in spans if s.type == "NAME" for w in re.findall(r"[A-Z][A-Za-z'-]+", text[s.start:s.end])]
+    # "GARCIA" in a header is "Garcia" in the text: both spellings spread.
+    words = {v for w in found if len(w) >= 3 and not is_allowed_word(w) and w.lower() not in lower
+             for v in ({w, w.capitalize()} if w.isupper() else {w})}
     if not words:
         return spans
     # Longest first so "McAllister" wins over a shorter word inside it.

@@ -185,7 +185,8 @@ def _date_of_service(rng: random.Random) -> dt.date:
 def _header(who: Identity, rng: random.Random, service: dt.date, note: Note) -> list[tuple[str, str | None]]:
     """The identifier block written under the title: labels vary as between hospitals."""
     style = rng.choice(_DATE_FORMATS)
-    name = (f"{who.last}, {who.first}" if rng.random() < 0.6 else f"{who.first} {who.last}")
+    name = rng.choice((f"{who.last}, {who.first}", f"{who.last}, {who.first}", f"{who.first} {who.last}",
+                       f"{who.last.upper()}, {who.first.upper()}"))
     p: list[tuple[str, str | None]] = [
         (rng.choice(("Patient: ", "Patient Name: ", "PATIENT: ", "Name: ")), None), (name, "NAME"),
         (rng.choice(("    MRN: ", "   MRN# ", "  Medical Record #: ")), None), (who.mrn, "MRN"),
@@ -210,7 +211,25 @@ def _body_line(who: Identity, rng: random.Random, service: dt.date) -> list[tupl
     her = "her" if who.sex == "F" else "his"
     title = "Ms." if who.sex == "F" else "Mr."
     later = service + dt.timedelta(days=rng.randint(7, 120))
-    choice = rng.randrange(5)
+    choice = rng.randrange(9)
+    if choice == 5:  # a relative named between commas, given name only
+        return [(f"{her.capitalize()} {rng.choice(('husband', 'wife', 'daughter', 'son'))}, ", None),
+                (who.relative.split()[0], "NAME"), (", was present for the visit.\n", None)]
+    if choice == 6:  # the patient named at the start of a sentence, no title
+        return [(f"{who.first} {who.last}", "NAME"), (" returns after ", None),
+                (f"{rng.choice(('her', 'his'))} scan on ", None),
+                (format_date(service - dt.timedelta(days=rng.randint(3, 40)), rng.choice(_DATE_FORMATS)), "DATE"),
+                (".\n", None)]
+    if choice == 7:  # identifiers in free text: MR#, mobile number with spaces, "cc:" with a degree
+        return [("Records faxed (MR# ", None), (who.mrn, "MRN"), ("); cc: ", None),
+                (rng.choice(_DOCTORS), "NAME"), (", MD; patient mobile ", None),
+                (who.phone.replace("-", " ").replace(".", " "), "PHONE"), (".\n", None)]
+    if choice == 8:  # age written as "y/o" or "aged", over 89 only for the old patients
+        age = str(rng.randint(90, 99)) if who.old else None
+        if age is None:
+            return [("Advance directive on file, dated ", None), (format_date(service, "long"), "DATE"), (".\n", None)]
+        return [(rng.choice(("Pt is a ", "Very elderly, ")), None), (age, "AGE"),
+                (rng.choice((" y/o.\n", " yo, lives alone.\n")), None)]
     if choice == 0:
         return [(f"Discussed with {her} {rng.choice(('daughter', 'son', 'spouse', 'sister'))} ", None),
                 (who.relative, "NAME"), (" at ", None), (who.phone, "PHONE"), (".\n", None)]

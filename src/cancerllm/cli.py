@@ -36,6 +36,8 @@ CONFIG_CLASSES = {
     "bench-engines": "cancerllm.bench.engines:EnginesConfig",  # cancerllm bench --engines ... --config <file>
     "classify": "cancerllm.classify.recipe:ClassifyConfig",
     "batch": "cancerllm.scale.batch:BatchConfig",
+    # not a verb: the launch strategies of `sft/pretrain --launch NAME` (accelerate config files)
+    "accelerate": "cancerllm.scale.launch:AccelerateConfig",
 }
 
 # Stage packages that add verbs: module -> the top-level verbs its register(app) adds. Declared here so a stage

@@ -119,6 +119,7 @@ def test_batch_actor_killed_mid_run_loses_and_duplicates_nothing(cluster, refere
     assert summary["duplicate_ids"] == 1 and summary["records"] == 10
 
 
+@pytest.mark.slow  # ~20 s on the shared 2-core machine; the resume mechanics are in test_units.py (fast, no Ray)
 def test_batch_resumes_a_partial_output_by_id(cluster, reference, tiny_run, tmp_path):
     from cancerllm.config import load_config
     from cancerllm.scale.batch import BatchConfig, _prepare_out

@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: setup demo test test-slow bench lint clean vllm
+.PHONY: setup demo model test test-slow bench lint clean vllm
 
 setup: $(VENV)/.installed
 
@@ -42,6 +42,12 @@ $(VLLM_VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(BIN)/cancerllm demo
+
+# The default document labeller `cancerllm extract` uses without --labels: `cancerllm classify` fitted on the shared
+# TCGA train reports (../shared/data or $$CANCERLLM_DATA), calibrated on dev, in $$CANCERLLM_CACHE/classify/default.
+model: setup
+	$(BIN)/cancerllm classify --config configs/classify/tcga.yaml "predict=[]" hard=false \
+		"out=$$($(BIN)/python -c 'from cancerllm.infer.extract import default_labels; print(default_labels())')"
 
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -m "not slow and not gpu"

@@ -53,3 +53,26 @@ def test_demo_config_checks_every_number_before_running():
     text = str(err.value)
     assert "n_eval: got 0, expected an integer >= 1" in text and "sft_lr: got 0.0, expected > 0" in text
     assert "max_prompt_tokens: got 500, expected < max_seq_len (448)" in text
+
+
+def test_demo_shows_extract_without_a_run(tmp_path):
+    """The demo's last step is what a newcomer runs: extract with no trained run, labels from the demo classifier."""
+    import json
+
+    from cancerllm.classify.recipe import ClassifyConfig
+    from cancerllm.classify.recipe import run as classify
+    from cancerllm.data.io import write_jsonl
+    from cancerllm.data.synth import synthesize
+    from cancerllm.demo import _out_of_the_box
+
+    notes = synthesize(230, seed=2)
+    tr, dv = write_jsonl(notes[:160], tmp_path / "tr.jsonl"), write_jsonl(notes[160:200], tmp_path / "dv.jsonl")
+    gold = write_jsonl(notes[200:], tmp_path / "gold.jsonl")
+    classify(ClassifyConfig(train=str(tr), dev=str(dv), predict=[], out=str(tmp_path / "classify"), folds=3,
+                            trees=20, hard=False))
+    line = _out_of_the_box(gold, tmp_path)
+    recs = [json.loads(x) for x in (tmp_path / "extract_rules" / "predictions.jsonl").read_text().splitlines()]
+    assert len(recs) == 30 and all(r["meta"]["method"] == "rules" for r in recs)
+    n = sum(len(r["mentions"]) for r in recs)
+    assert n > 30 and f"{n} mentions in 30 notes" in line
+    assert all(r["labels"]["cancer_type"] for r in recs)  # the classifier labelled every note

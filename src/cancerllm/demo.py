@@ -166,6 +166,25 @@ def _classify_and_baselines(cfg: DemoConfig, train_file: Path, dev_file: Path, g
     return rows, time.perf_counter() - t0
 
 
+def _out_of_the_box(gold: Path, out: Path) -> str:
+    """``cancerllm extract`` as a newcomer runs it, without a trained run: the grounded rule extractor, with the
+    demo's classifier for document labels; returns one line saying what it found."""
+    from collections import Counter
+
+    from cancerllm.infer.extract import ExtractConfig
+    from cancerllm.infer.extract import run as run_extract
+
+    folder = out / "extract_rules"
+    run_extract(ExtractConfig(input=str(gold), out=str(folder), method="auto", labels=str(out / "classify")))
+    recs = [json.loads(line) for line in (folder / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+    kinds = Counter(m["type"] for r in recs for m in r["mentions"])
+    sources = Counter(s["source"] for r in recs for s in r["meta"].get("label_sources", {}).values())
+    return (f"`cancerllm extract NOTES --labels {out / 'classify'}` (no --run: grounded rule extractor + classifier): "
+            f"{sum(kinds.values())} mentions in {len(recs)} notes, every one with its span "
+            f"({', '.join(f'{k} {v}' for k, v in kinds.most_common(6))}); document labels "
+            f"{sources.get('evidence', 0)} read from a span, {sources.get('inferred', 0)} inferred with a probability.")
+
+
 def _row(name: str, m: dict) -> dict[str, Any]:
     cls = m.get("classification", {})
 
@@ -240,6 +259,9 @@ def run(cfg: DemoConfig) -> dict[str, Any]:
     ft_metrics, timings["trained inference"] = _predict(str(ft.out), cfg, gold_file, out / "trained", types)
 
     others, timings["classifier + baselines"] = _classify_and_baselines(cfg, train_file, dev_file, gold_file, out)
+    t0 = time.perf_counter()
+    box = _out_of_the_box(gold_file, out)
+    timings["extract without --run"] = time.perf_counter() - t0
     rows = [_row("zero-shot (embedded)", zs_metrics), _row("trained (pretrain + SFT)", ft_metrics)]
     rows += [_row(name, m) for name, m in others]
     table = _table(rows)
@@ -251,9 +273,11 @@ def run(cfg: DemoConfig) -> dict[str, Any]:
                          "zero-shot report": str(out / "zero_shot" / "eval" / "report.html"),
                          "trained report": str(out / "trained" / "eval" / "report.html"),
                          "classifier run": str(out / "classify"),
+                         "extract without --run": str(out / "extract_rules" / "predictions.jsonl"),
                          "held-out gold": str(gold_file), "summary": str(out / "summary.md")}}
     lines = ["# CancerLLM demo\n", f"Data: {source}; {len(train)} training notes, {len(held_out)} held-out notes.",
              f"Types extracted: {', '.join(types)}.\n", table, "",
+             box, "",
              "Timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in timings.items()), "",
              "Written:"] + [f"- {k}: {v}" for k, v in summary["paths"].items()]
     (out / "summary.md").write_text("\n".join(lines) + "\n")

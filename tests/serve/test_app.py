@@ -112,3 +112,24 @@ def test_app_cli_serve_verb_is_registered():
     assert res.exit_code == 0 and "--run" in res.output and "--port" in res.output
     res = CliRunner().invoke(app, ["serve", "port=70000"])  # config problems exit 2 before any model load
     assert res.exit_code == 2 and "port: got 70000" in res.output
+
+
+def test_app_without_a_trained_run_serves_grounded_rule_extraction():
+    """`cancerllm serve` on a fresh install (no run, the embedded base model) answers with grounded mentions."""
+    from cancerllm.config import load_config
+    from cancerllm.serve.app import create_app
+    from cancerllm.serve.server import ServeConfig, predictor_factory, start_in_thread
+
+    cfg = load_config(ServeConfig, overrides=["port=0"])
+    server, url = start_in_thread(create_app(predictor_factory(cfg), cfg), port=0)
+    try:
+        text = "Left breast: invasive lobular carcinoma, 1.4 cm, pT1c pN0. ER positive. No lymphovascular invasion."
+        r = httpx.post(f"{url}/extract", json={"notes": [{"id": "a", "text": text}]}, timeout=60)
+        assert r.status_code == 200, r.text
+        rec = r.json()["predictions"][0]
+        assert rec["meta"]["method"] == "rules" and rec["labels"]["t_stage"] == "T1"
+        assert {m["type"] for m in rec["mentions"]} >= {"histology", "stage_t", "stage_n", "biomarker"}
+        assert all(text[m["start"]:m["end"]] == m["text"] for m in rec["mentions"])
+    finally:
+        server.should_exit = True
+        server.thread.join(timeout=30)

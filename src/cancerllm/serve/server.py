@@ -33,7 +33,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from cancerllm.config import GenerateArgs, ModelArgs
 
@@ -56,6 +56,11 @@ class ServeConfig:
     model: ModelArgs = field(default_factory=ModelArgs)
     generate: GenerateArgs = field(default_factory=GenerateArgs)
     types: list[str] | None = None
+    method: Literal["auto", "llm", "rules"] = "auto"
+    """As ``cancerllm extract --method``: auto serves the grounded rule extractor when no trained run (nor another
+    model) is given, since the untrained base model writes no usable JSON; llm forces the language model."""
+    labels: str | None = None
+    """A ``cancerllm classify`` folder adding document labels to the rules method (default: ``make model``'s)."""
     """Default entity types (a request may narrow them with ``types``)."""
     host: str = "127.0.0.1"
     """Loopback by default: the API handles clinical text. 0.0.0.0 exposes it (set ``token`` and ``allowed_hosts``)."""
@@ -115,7 +120,7 @@ def predictor_factory(cfg: ServeConfig) -> Any:
 
             torch.set_num_threads(cfg.threads)
         return load_predictor(ExtractConfig(input="-", run=cfg.run, model=cfg.model, generate=cfg.generate,
-                                            types=cfg.types))
+                                            types=cfg.types, method=cfg.method, labels=cfg.labels))
 
     return load
 

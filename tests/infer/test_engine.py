@@ -241,3 +241,12 @@ def test_scoring_dispatches_to_the_engine_and_gets_the_same_scores(tiny_model, t
     via_engine = score_labels(ForwardScorer(), tiny_tokenizer, prompt, labels)
     reference = score_labels_naive(tiny_model, tiny_tokenizer, prompt, labels)
     assert via_engine == pytest.approx(reference, abs=1e-4)
+
+
+def test_choosing_the_vllm_engine_selects_the_language_model_extractor():
+    """``--engine vllm`` without a run must not be answered silently by the rule extractor (``method=auto``)."""
+    from cancerllm.infer.extract import resolved_method
+
+    assert resolved_method(ExtractConfig(input="x", method="auto")) == "rules"
+    assert resolved_method(ExtractConfig(input="x", method="auto", generate=GenerateArgs(engine="vllm"))) == "llm"
+    assert resolved_method(ExtractConfig(input="x", method="rules", generate=GenerateArgs(engine="vllm"))) == "rules"

@@ -47,12 +47,13 @@ def test_vllm_extract_gives_the_hf_record_shape_and_guided_json_that_parses(note
     runs = {}
     for engine, cli in (("vllm", str(VLLM_CLI)), ("hf", str(ROOT / ".venv" / "bin" / "cancerllm"))):
         out = tmp_path / engine
-        res = subprocess.run([cli, "extract", str(notes_file), "--engine", engine, "--out", str(out), *COMMON],
+        res = subprocess.run([cli, "extract", str(notes_file), "--engine", engine, "--method", "llm", "--out",
+                              str(out), *COMMON],
                              env=ENV, capture_output=True, text=True, timeout=900, check=False)
         assert res.returncode == 0, res.stderr[-3000:]
         runs[engine] = _records(out)
         summary = json.loads((out / "summary.json").read_text())
-        assert summary["model"]["engine" if engine == "vllm" else "device"]
+        assert summary["model"].get("engine") == ("vllm" if engine == "vllm" else None)
     v, h = runs["vllm"], runs["hf"]
     assert [r["id"] for r in v] == [r["id"] for r in h] == ["a", "b", "c"]
     for rv, rh in zip(v, h, strict=True):
@@ -63,7 +64,7 @@ def test_vllm_extract_gives_the_hf_record_shape_and_guided_json_that_parses(note
         assert set(parsed) == {"mentions"}
         assert all(m["type"] == "stage_t" and m["text"].strip() for m in parsed["mentions"])
     # A rerun with the same --out resumes: nothing duplicated, nothing redone.
-    res = subprocess.run([str(VLLM_CLI), "extract", str(notes_file), "--engine", "vllm", "--out",
+    res = subprocess.run([str(VLLM_CLI), "extract", str(notes_file), "--engine", "vllm", "--method", "llm", "--out",
                           str(tmp_path / "vllm"), *COMMON], env=ENV, capture_output=True, text=True, timeout=900,
                          check=False)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -89,10 +89,11 @@ class ExtractConfig:
 
 
 def resolved_method(cfg: ExtractConfig) -> str:
-    """``llm`` or ``rules`` (``auto`` = llm with a run, rules without)."""
+    """``llm`` or ``rules`` (``auto`` = llm with a run, a model or adapter, or a language-model engine other than the
+    default ``hf`` chosen; rules without)."""
     if cfg.method != "auto":
         return cfg.method
-    chosen = cfg.run or cfg.model.adapter or cfg.model.path != ModelArgs().path
+    chosen = cfg.run or cfg.model.adapter or cfg.model.path != ModelArgs().path or cfg.generate.engine != "hf"
     return "llm" if chosen else "rules"
 
 

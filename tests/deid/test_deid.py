@@ -41,6 +41,11 @@ CASES = [
     ("DATE", "DOB: 03/14/1931    Date of Service: April 2, 2021", "April 2, 2021"),
     ("DATE", "Outside slides reviewed on 02-APR-2021.", "02-APR-2021"),
     ("DATE", "Follow-up 2021-05-06 in clinic.", "2021-05-06"),
+    ("DATE", "Last colonoscopy 8-09-83, normal.", "8-09-83"),
+    ("NAME", "Owen M Gallagher, MD\nDictated, not read.", "Owen M Gallagher"),
+    ("NAME", "FILBERT BRIGHT, M.D.\n", "FILBERT BRIGHT"),
+    ("NAME", "PATIENT: GARCIA, MARIA   MRN: 00482913", "GARCIA, MARIA"),
+    ("NAME", "The patient, Jane Doe, presented with a mass.", "Jane Doe"),
 ]
 
 
@@ -211,6 +216,7 @@ def test_deid_output_feeds_pretrain_and_sft_readers(tmp_path):
     "pT2 N0 Mx. Margins free of tumor.",               # "Mx." is the M stage, not a title before a name
     "Blocks 12/14 and 1234-5678 reviewed; 3/10 nodes.",  # not foreign phone numbers, not dates
     "Name: Left Breast, upper outer quadrant.",         # a specimen name made of clinical words
+    "Ki-67 3-5-10 per HPF; Lymph Nodes, MD.",           # a list is not a date; clinical words before "MD"
 ])
 def test_deid_leaves_clinical_text_alone(text):
     assert deidentify_text(text, KEY, "PT-1").text == text

@@ -105,7 +105,8 @@ def measure_real(path: str | Path, limit: int | None = None) -> dict[str, Any]:
     total = sum(counts.values())
     return {"path": str(path), "notes": len(notes), "chars": chars, "replacements": total,
             "per_10k_chars": round(1e4 * total / chars, 3) if chars else None, "notes_with_any": with_any,
-            "per_type": dict(counts.most_common()), "names_word_like": word_like, "tnm_tokens": tnm, "tnm_tokens_touched": tnm_touched,
+            "per_type": dict(counts.most_common()), "names_word_like": word_like, "tnm_tokens": tnm,
+            "tnm_tokens_touched": tnm_touched,
             "seconds": round(time.perf_counter() - start, 2)}
 
 

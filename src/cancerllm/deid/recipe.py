@@ -22,7 +22,8 @@ Nothing logged or raised here quotes note text: bad lines are named by file:line
 Example:
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> _ = (d / "in.jsonl").write_text('{"id": "n1", "patient_id": "P1", "text": "Dr. Helen Park saw her 04/02/2021."}\\n')
+    >>> line = '{"id": "n1", "patient_id": "P1", "text": "Dr. Helen Park saw her 04/02/2021."}\\n'
+    >>> _ = (d / "in.jsonl").write_text(line)
     >>> summary = run(DeidConfig(input=str(d / "in.jsonl"), out=str(d / "out.jsonl"), seed=1))
     >>> summary["notes"], summary["replaced"]
     (1, {'NAME': 1, 'DATE': 1})

@@ -5,11 +5,12 @@ presidio-analyzer (Microsoft, MIT) runs here fully offline: its NLP engine gets 
 
 * presidio's own: ``DateRecognizer`` (numeric dates), ``PhoneRecognizer`` (US/Canada, validated by ``phonenumbers``),
   ``UsSsnRecognizer`` (with its invalid-SSN checks) and the engine's context enhancement ("phone", "date");
-* ours (:class:`GroupRecognizer`, a presidio ``LocalRecognizer``): names after a label, a title or a relation
-  ("Patient: Garcia, Maria", "Dr. Helen Park", "her daughter Ana Garcia"), MRN and accession numbers after
-  their label or in accession shape ("S21-12345"), street addresses and "City, ST 12345", e-mail addresses
-  (without presidio's e-mail recognizer, whose domain check downloads the public suffix list), dates written
-  with month names ("April 2, 2021", "02-APR-2021"), ages over 89 ("93-year-old", "age 94").
+* ours (:class:`GroupRecognizer`, a presidio ``LocalRecognizer``): names after a label, a title or a relation,
+  or before a degree ("Patient: Garcia, Maria", "PATIENT: GARCIA, MARIA", "Dr. Helen Park", "her daughter Ana
+  Garcia", "Owen M Gallagher, MD"); MRN and accession numbers after their label or in accession shape
+  ("S21-12345"); phone numbers after their label or in North American shape; street addresses and "City, ST
+  12345"; e-mail addresses (without presidio's e-mail recognizer, whose domain check downloads the public suffix
+  list); dates with month names ("April 2, 2021", "02-APR-2021") and "8-09-83"; ages over 89 ("93-year-old").
 
 :func:`detect` then adds every other whole-word occurrence of a detected name in the same note ("Ms. Garcia ...
 Garcia tolerated the procedure") and drops whatever overlaps an oncology term (:mod:`cancerllm.deid.allow`).
@@ -61,6 +62,9 @@ PATTERNS: dict[str, list[tuple[str, str, float]]] = {
     "NAME": [
         ("after a label", rf"\b{_LABEL}[ \t]*(?:{_TITLE} )?(?P<phi>{_NAME})", 0.85),
         ("capitals after a label", rf"\b{_LABEL}[ \t]*(?P<phi>{_UPNAME})(?![\w-])", 0.7),
+        ("before a degree", (rf"(?P<phi>{_TOK}(?: (?:[A-Z]\.?|{_TOK})){{1,2}}"
+                             rf"|{_UPTOK}(?: (?:[A-Z]\.?|{_UPTOK})){{1,2}}),? "
+                             r"(?:M\.D\.|MD|D\.O\.|PhD|RN|NP|PA-C|FNP|MBBS)(?!\w)"), 0.8),
         ("apposition to the patient", rf"\b(?i:the patient|pt|patient),? (?P<phi>{_TOK}(?: {_TOK}){{1,2}}),", 0.7),
         ("after signed by / cc", rf"\b{_BY}[ \t]*(?:{_TITLE} )?(?P<phi>{_NAME})", 0.85),
         ("after a title", rf"\b{_TITLE} (?P<phi>{_NAME})", 0.85),
@@ -78,12 +82,15 @@ PATTERNS: dict[str, list[tuple[str, str, float]]] = {
     "ADDRESS": [("street", rf"\b(?:{_STREET})(?:, ?{_CITY})?", 0.7), ("city, state zip", rf"\b{_CITY}\b", 0.6)],
     "PHONE": [
         ("after its label", (r"\b(?i:phone|tel|telephone|fax|cell|mobile|pager|call|contact)\b\.?[ \t]*"
-                             r"(?:#|no\.?|number)?[ \t]*:?[ \t]*(?P<phi>(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4})\b"),
+                             r"(?:#|no\.?|number)?[ \t]*:?[ \t]*"
+                             r"(?P<phi>(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4})\b"),
          0.9),
         ("North American shape", r"(?<![\w-])(?:\(\d{3}\) ?|\d{3}[.-])\d{3}[.-]\d{4}\b", 0.5),
     ],
     "EMAIL": [("address", r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b", 1.0)],
     "DATE": [
+        # Two-digit day only: "8-09-83" is a date, "3-5-10" (a range, a list) is not taken for one.
+        ("m-dd-yy", r"\b(?:0?[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])-\d{2}\b", 0.6),
         ("month day, year", rf"\b{_MONTH}\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}\b", 0.8),
         ("day month year", rf"\b\d{{1,2}}[ -]{_MONTH}\.?[ -,]+\d{{4}}\b", 0.8),
         ("month year", rf"\b{_MONTH}\.?,? \d{{4}}\b", 0.6),

@@ -58,7 +58,8 @@ _CITIES = (("Springfield", "IL", "627"), ("Riverside", "CA", "925"), ("Fairview"
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
 _DATE_FORMATS = ("mdy", "mdy", "mdy", "mdy2", "iso", "long", "short", "dmy_mon")
-_SYNTH_NAME = re.compile(r"^(?:(?P<title>Dr\. )(?P<doc>.+)|(?P<last>[A-Z][\w-]+), (?P<first>[A-Z][\w-]+)|(?P<sur>\S+))$")
+_SYNTH_NAME = re.compile(r"^(?:(?P<title>Dr\. )(?P<doc>.+)|(?P<last>[A-Z][\w-]+), (?P<first>[A-Z][\w-]+)"
+                         r"|(?P<sur>\S+))$")
 _AGE = re.compile(r"\b(\d{1,2})-year-old\b")
 
 

@@ -63,7 +63,7 @@ def test_bad_links_are_reported_by_field_without_text():
         note_from_record(bad)
     assert "vitamin" not in str(err.value)
     with pytest.raises(DataFormatError, match="expected one of \\['Has_value'"):
-        note_from_record({**REC, "relations": [{"type": "Treats", "head": 1, "tail": 0}]})
+        note_from_record({**REC, "relations": [{"type": "Cures", "head": 1, "tail": 0}]})
     with pytest.raises(DataFormatError, match="mentions\\[1\\]: span \\[27, 40\\)"):
         note_from_record({**REC, "mentions": [REC["mentions"][0], {**REC["mentions"][1], "end": 40}],
                           "relations": [], "groups": []})

@@ -98,3 +98,29 @@ def test_hand_checked_normalisation_sample_is_reproduced():
     assert r["drift"] == []
     assert r["n"] == 50 and sum(r["verdicts"].values()) == 50
     assert r["accuracy"] == (r["verdicts"]["correct"] + r["verdicts"]["abstain_ok"]) / 50
+
+
+def test_synthetic_pathology_relations_are_gold_and_scored():
+    from cancerllm.data.synth import synthesize
+    from cancerllm.data.synth.relations import with_relations
+    from cancerllm.knowledge.phenotypes import ENTITY_TYPES
+    from cancerllm.knowledge.trial import PATHOLOGY_RELATION_TYPES
+
+    plain = synthesize(300, seed=0)
+    notes = with_relations(plain)
+    assert all("relations" not in n.model_dump(mode="json") for n in plain)  # synth output itself is unchanged
+    for n in notes:
+        for r in n.relations:
+            head, tail = n.mentions[r.head], n.mentions[r.tail]
+            assert head.type == "treatment" and head.assertion in ("present", "historical")
+            if r.type == "Treats":
+                assert tail.type == "cancer_diagnosis" and tail.value == n.cancer_type
+            else:  # the biomarker the generator required for this targeted treatment
+                assert tail.type == "biomarker" and tail.assertion == "present"
+    # A predictor that links nothing scores 0 recall; the gold links score 1.
+    kw = {"bootstrap": 0, "etypes": list(ENTITY_TYPES), "rtypes": list(PATHOLOGY_RELATION_TYPES)}
+    none = {n.id: Prediction(id=n.id, task="phenotype", mentions=n.mentions) for n in notes}
+    full = {n.id: Prediction(id=n.id, task="phenotype", mentions=n.mentions, relations=n.relations) for n in notes}
+    assert score_trial(notes, none, **kw)["relations"]["strict"]["micro"]["recall"] == 0.0
+    m = score_trial(notes, full, **kw)["relations"]["strict"]
+    assert m["micro"]["f1"] == 1.0 and set(m["per_type"]) == {"Treats", "Indicated_by"}

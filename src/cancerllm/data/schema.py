@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from cancerllm.errors import DataFormatError
 from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
-from cancerllm.knowledge.trial import GROUP_TYPES, TRIAL_ENTITY_TYPES, TRIAL_RELATION_TYPES
+from cancerllm.knowledge.trial import GROUP_TYPES, PATHOLOGY_RELATION_TYPES, TRIAL_ENTITY_TYPES, TRIAL_RELATION_TYPES
 
 __all__ = ["TASKS", "Assertion", "Diagnosis", "Group", "InstructionExample", "Mention", "Note", "Prediction", "Relation"]
 
@@ -101,8 +101,8 @@ class Relation(BaseModel):
     @field_validator("type")
     @classmethod
     def _known_relation(cls, v: str) -> str:
-        if v not in TRIAL_RELATION_TYPES:
-            raise ValueError(f"got {v!r}, expected one of {list(TRIAL_RELATION_TYPES)}")
+        if v not in TRIAL_RELATION_TYPES and v not in PATHOLOGY_RELATION_TYPES:
+            raise ValueError(f"got {v!r}, expected one of {list(TRIAL_RELATION_TYPES) + list(PATHOLOGY_RELATION_TYPES)}")
         return v
 
 

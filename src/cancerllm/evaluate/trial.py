@@ -80,19 +80,24 @@ def _doc_counts(gold: Note, pred: Prediction | None, etypes: list[str], rtypes: 
     for mode in MODES:
         ent = np.zeros((len(etypes), 3), dtype=np.int64)
         for m in gold.mentions:
-            ent[etypes.index(m.type), 2] += 1
+            if m.type in etypes:
+                ent[etypes.index(m.type), 2] += 1
         for m in pm:
             if m.type in etypes:
                 ent[etypes.index(m.type), 1] += 1
         for gi, _ in match_spans(gold.mentions, pm, strict=mode == "strict"):
-            ent[etypes.index(gold.mentions[gi].type), 0] += 1
+            if gold.mentions[gi].type in etypes:
+                ent[etypes.index(gold.mentions[gi].type), 0] += 1
         rel = np.zeros((len(rtypes), 3), dtype=np.int64)
         for r in gold.relations:
-            rel[rtypes.index(r.type), 2] += 1
+            if r.type in rtypes:
+                rel[rtypes.index(r.type), 2] += 1
         for r in prels:
-            rel[rtypes.index(r.type), 1] += 1
+            if r.type in rtypes:
+                rel[rtypes.index(r.type), 1] += 1
         for gi, _ in relation_matches(gold, gold.relations, full, prels, strict=mode == "strict"):
-            rel[rtypes.index(gold.relations[gi].type), 0] += 1
+            if gold.relations[gi].type in rtypes:
+                rel[rtypes.index(gold.relations[gi].type), 0] += 1
         out[mode] = {"entities": ent, "relations": rel}
     return out
 
@@ -123,14 +128,18 @@ def _table(counts, names: list[str], boot_idx, level: float = 0.95) -> dict[str,
 
 
 def score_trial(gold: Sequence[Note], preds: dict[str, Prediction], bootstrap: int = 1000,
-                seed: int = 0) -> dict[str, Any]:
+                seed: int = 0, etypes: Sequence[str] | None = None,
+                rtypes: Sequence[str] | None = None) -> dict[str, Any]:
     """Entity, relation and assertion scores of ``preds`` (by id) against trial ``gold`` notes.
 
-    A gold note without a prediction counts as predicting nothing (its gold mentions are misses).
+    A gold note without a prediction counts as predicting nothing (its gold mentions are misses). ``etypes`` /
+    ``rtypes`` default to the Chia types; pathology notes pass their own (``ENTITY_TYPES``,
+    ``PATHOLOGY_RELATION_TYPES``), and predicted mentions or relations of other types are not counted.
     """
     import numpy as np
 
-    etypes, rtypes = list(TRIAL_ENTITY_TYPES), list(TRIAL_RELATION_TYPES)
+    etypes = list(etypes or TRIAL_ENTITY_TYPES)
+    rtypes = list(rtypes or TRIAL_RELATION_TYPES)
     docs = [_doc_counts(g, preds.get(g.id), etypes, rtypes) for g in gold]
     boot = None
     if bootstrap and len(docs) > 1:

@@ -19,8 +19,8 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["GROUP_TYPES", "MODIFIER_RELATIONS", "NORMALISED_TYPES", "TRIAL_ENTITY_TYPES", "TRIAL_RELATION_TYPES",
-           "assertion_of"]
+__all__ = ["GROUP_TYPES", "MODIFIER_RELATIONS", "NORMALISED_TYPES", "PATHOLOGY_RELATION_TYPES", "TRIAL_ENTITY_TYPES",
+           "TRIAL_RELATION_TYPES", "assertion_of"]
 
 # Definitions paraphrase the Chia annotation guideline; the surface examples are from Chia train.
 TRIAL_ENTITY_TYPES: dict[str, str] = {
@@ -56,6 +56,11 @@ TRIAL_RELATION_TYPES: dict[str, str] = {
     "OR": "two alternatives (binary form; n-ary alternatives are groups)",
     "multi": "one entity -> another that it spans over",
     "causal": "a cause -> its effect ('drug' -> 'allergy')",
+}
+# Relations of pathology / clinical notes (gold from the synthetic generator, cancerllm.data.synth.relations).
+PATHOLOGY_RELATION_TYPES: dict[str, str] = {
+    "Treats": "treatment -> the cancer_diagnosis it treats ('osimertinib' -> 'lung adenocarcinoma')",
+    "Indicated_by": "targeted treatment -> the biomarker result it requires ('trastuzumab' -> 'HER2 3+')",
 }
 # n-ary equivalence annotations (brat * lines): {type, members}.
 GROUP_TYPES = ("OR", "NOT")

@@ -20,6 +20,7 @@ from cancerllm.data.io import read_notes, write_jsonl
 from cancerllm.data.schema import Mention, Note
 from cancerllm.deid import DeidConfig, deidentify_note, deidentify_text, run
 from cancerllm.deid.measure import measure_synthetic
+from cancerllm.deid.offsets import load_offsets
 from cancerllm.deid.surrogate import day_shift, shift_date
 
 KEY = b"test-key"
@@ -192,6 +193,13 @@ def test_deid_cli_folder_of_txt_to_jsonl(tmp_path):
     assert "Gleason 4+3=7" in notes["b"].text and "[PHONE]" in notes["b"].text
     summary = json.loads((tmp_path / "clean.deid" / "summary.json").read_text())
     assert summary["replaced"] == {"NAME": 2, "DATE": 1, "PHONE": 1}
+    # The offset map on disk takes a span of the clean text back to the original file's text.
+    maps = load_offsets(tmp_path / "clean.deid" / "offsets.jsonl")
+    clean_b = notes["b"].text
+    start = clean_b.index("Gleason")
+    a, b = maps["b"].backward(start, start + len("Gleason 4+3=7"))
+    assert (folder / "b.txt").read_text()[a:b] == "Gleason 4+3=7"
+    assert (folder / "b.txt").read_text()[slice(*maps["b"].backward(7, 14))] == "(415) 555-0134"
     bad = CliRunner().invoke(app, ["deid", str(folder), "--out", str(tmp_path / "clean.txt")])
     assert bad.exit_code == 2 and "expected a path ending in .jsonl" in bad.output
 

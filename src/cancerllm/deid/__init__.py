@@ -13,7 +13,8 @@ note is de-identified, so the rest of the package works without them.
 """
 
 from cancerllm.deid.core import Deidentified, deidentify_note, deidentify_text
-from cancerllm.deid.offsets import OffsetMap, Replacement
+from cancerllm.deid.offsets import OffsetMap, Replacement, load_offsets
 from cancerllm.deid.recipe import DeidConfig, run
 
-__all__ = ["DeidConfig", "Deidentified", "OffsetMap", "Replacement", "deidentify_note", "deidentify_text", "run"]
+__all__ = ["DeidConfig", "Deidentified", "OffsetMap", "Replacement", "deidentify_note", "deidentify_text", "load_offsets",
+           "run"]

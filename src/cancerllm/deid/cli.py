@@ -28,7 +28,11 @@ def deid_cmd(
     real: list[str] = typer.Option([], "--real", help="--measure: also count replacements on this already "
                                    "de-identified file (false positives on clinical text); repeatable."),
 ) -> None:
-    """De-identify notes: names, dates (shifted per patient), ids, phones, addresses, e-mails, ages over 89."""
+    """De-identify notes: names, dates (shifted per patient), ids, phones, addresses, e-mails, ages over 89.
+
+    Other settings as key=value: max_shift_days=365, keep_fields=a,b (extra fields to copy), pseudonymize_ids=true,
+    secret_env=CANCERLLM_DEID_SECRET.
+    """
     import json
 
     from cancerllm.errors import ConfigError

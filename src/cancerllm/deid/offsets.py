@@ -16,9 +16,10 @@ Example:
 from __future__ import annotations
 
 import bisect
+from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["OffsetMap", "Replacement"]
+__all__ = ["OffsetMap", "Replacement", "load_offsets"]
 
 
 class Replacement(NamedTuple):
@@ -77,3 +78,16 @@ class OffsetMap:
         """True when the original span ``[start, end)`` overlaps a replacement (its text changed)."""
         i = bisect.bisect_right(self._orig, (start, float("inf")))
         return (i > 0 and self._orig[i - 1][1] > start) or (i < len(self._orig) and self._orig[i][0] < end)
+
+
+def load_offsets(path: str | Path) -> dict[str, OffsetMap]:
+    """Note id -> :class:`OffsetMap`, from the ``offsets.jsonl`` that ``cancerllm deid`` writes to ``<out>.deid/``.
+
+    Example (a span found in the clean text, back to the original)::
+
+        maps = load_offsets("clean.deid/offsets.jsonl")
+        start, end = maps[note_id].backward(m.start, m.end)
+    """
+    from cancerllm.data.io import iter_jsonl_dicts
+
+    return {rec["id"]: OffsetMap.from_list(rec["replacements"]) for _, rec in iter_jsonl_dicts(path)}

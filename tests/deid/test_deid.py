@@ -38,8 +38,8 @@ CASES = [
     ("ADDRESS", "Address: 1234 Oak Street, Springfield, IL 62704\n", "1234 Oak Street, Springfield, IL 62704"),
     ("EMAIL", "Patient portal: maria.garcia12@example.com\n", "maria.garcia12@example.com"),
     ("AGE", "The patient is a 93-year-old woman with breast cancer.", "93"),
-    ("DATE", "DOB: 03/14/1931    Date of Service: April 2, 2021", "03/14/1931"),
-    ("DATE", "DOB: 03/14/1931    Date of Service: April 2, 2021", "April 2, 2021"),
+    ("DATE", "DOB: 03/14/1951    Date of Service: April 2, 2021", "03/14/1951"),
+    ("DATE", "DOB: 03/14/1951    Date of Service: April 2, 2021", "April 2, 2021"),
     ("DATE", "Outside slides reviewed on 02-APR-2021.", "02-APR-2021"),
     ("DATE", "Follow-up 2021-05-06 in clinic.", "2021-05-06"),
     ("DATE", "Last colonoscopy 8-09-83, normal.", "8-09-83"),
@@ -236,3 +236,11 @@ def test_deid_catches_repeats_of_a_name_and_relatives_between_commas():
     out = deidentify_text(text, KEY, "PT-1").text
     assert "Patrick" not in out and "Rodriguez" not in out and "Carmen" not in out
     assert out.count("[NAME]") == 4
+
+
+def test_deid_birth_dates_telling_an_age_over_89_lose_their_year():
+    text = "DOB: 03/14/1925    Seen 04/02/2021 and 05/10/2021.\nSister DOB 02/02/1950."
+    out = deidentify_text(text, KEY, "PT-1").text
+    assert out.startswith("DOB: [DATE] ") and "1925" not in out
+    days = day_shift(KEY, "PT-1")
+    assert shift_date("04/02/2021", days) in out and shift_date("02/02/1950", days) in out  # 71 years: shifted

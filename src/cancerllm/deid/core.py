@@ -5,12 +5,14 @@ A note's gold mentions follow the text: each is moved to its new span; a mention
 (its words were taken as PHI) is dropped and counted, never kept with a span that no longer matches.
 
 Example:
-    >>> text = "Patient: Garcia, Maria  DOB: 03/14/1931  Seen 04/02/2021. HER2 3+, pT2N0M0, on tamoxifen."
+    >>> text = "Patient: Garcia, Maria  DOB: 03/14/1951  Seen 04/02/2021. HER2 3+, pT2N0M0, on tamoxifen."
     >>> out = deidentify_text(text, key=b"k", patient="PT-1")
     >>> out.text
-    'Patient: [NAME]  DOB: 09/30/1930  Seen 10/19/2020. HER2 3+, pT2N0M0, on tamoxifen.'
+    'Patient: [NAME]  DOB: 09/30/1950  Seen 10/19/2020. HER2 3+, pT2N0M0, on tamoxifen.'
     >>> out.counts, text[slice(*out.offsets.backward(51, 58))]
     ({'NAME': 1, 'DATE': 2}, 'HER2 3+')
+    >>> deidentify_text("DOB: 03/14/1925  Seen 04/02/2021.", key=b"k", patient="PT-1").text  # would tell age 96
+    'DOB: [DATE]  Seen 10/19/2020.'
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import NamedTuple
 from cancerllm.data.schema import Note
 from cancerllm.deid.offsets import OffsetMap, Replacement
 from cancerllm.deid.recognizers import detect
-from cancerllm.deid.surrogate import day_shift, surrogate
+from cancerllm.deid.surrogate import day_shift, surrogate, year_of
 
 __all__ = ["Deidentified", "deidentify_note", "deidentify_text", "pseudonym"]
 
@@ -46,14 +48,18 @@ def deidentify_text(text: str, key: bytes, patient: str, max_shift_days: int = 3
         max_shift_days: dates move back 1 to this many days.
     """
     days = day_shift(key, patient, max_shift_days)
+    spans = detect(text)  # sorted and non-overlapping
+    # The note's latest year dates it; a date 90+ years earlier (a birth date) would tell an age over 89.
+    years = [y for s in spans if s.type == "DATE" and (y := year_of(text[s.start:s.end])) is not None]
+    oldest = max(years) - 89 if years else None
     out: list[str] = []
     reps: list[Replacement] = []
     pos = new_pos = 0
     counts: Counter[str] = Counter()
-    for span in detect(text):  # sorted and non-overlapping
+    for span in spans:
         out.append(text[pos:span.start])
         new_pos += span.start - pos
-        new = surrogate(span.type, text[span.start:span.end], days)
+        new = surrogate(span.type, text[span.start:span.end], days, oldest)
         reps.append(Replacement(span.start, span.end, new_pos, new_pos + len(new), span.type))
         out.append(new)
         new_pos += len(new)

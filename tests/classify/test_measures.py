@@ -29,3 +29,23 @@ def test_measures_rules_follow_ajcc_tables():
     assert rule_t("KIRC", 7.5) == 2 and rule_t("PRAD", 3.0) == 0
     assert [rule_n("BRCA", p) for p in (0, 3, 4, 10)] == [1, 2, 3, 4]
     assert rule_n("BRCA", None) == 0
+
+
+def test_extent_terms_read_presence_and_stated_absence():
+    from cancerllm.classify.measures import EXTENT_NAMES, extent_vector
+
+    v = dict(zip(EXTENT_NAMES, extent_vector(
+        "Adenocarcinoma invades through the muscularis propria into pericolonic fat. Serosa uninvolved by tumor? "
+        "No perineural invasion. Lymphovascular invasion present. Margins free of tumor; no lymphovascular "
+        "invasion in the second block."), strict=True))
+    assert v["extent_muscularis_propria"] == 1.0 and v["extent_perivisceral_fat"] == 1.0
+    assert v["extent_perineural"] == -1.0  # every mention negated
+    assert v["extent_lymphovascular"] == 1.0  # one mention present is enough
+    assert v["extent_seminal_vesicle"] == 0.0
+
+
+def test_extent_features_need_the_measures_block():
+    from cancerllm.classify.recipe import ClassifyConfig
+
+    assert any("extent" in p for p in ClassifyConfig(features=["lexical", "extent"]).validate())
+    assert not ClassifyConfig(features=["lexical", "measures", "extent"]).validate()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from cancerllm.knowledge.values import greatest_dimension_cm
 
-__all__ = ["MEASURE_NAMES", "Measures", "find_measures", "measure_vector"]
+__all__ = ["EXTENT_NAMES", "EXTENT_TERMS", "MEASURE_NAMES", "Measures", "extent_vector", "find_measures", "measure_vector"]
 
 _NUM = r"\d{1,3}(?:[.,]\d{1,2})?"
 _DIMS = rf"(?P<dims>{_NUM}(?:\s*[x×X]\s*{_NUM}){{0,2}})\s*(?P<unit>cm|mm)\b"
@@ -137,3 +137,62 @@ def rule_n(cancer_type: str | None, positive: int | None) -> int:
     if not bounds or positive is None:
         return 0
     return 1 + sum(positive > b for b in bounds)
+
+
+# How far a tumour reaches, in the words AJCC T categories are defined by ("invades the muscularis propria" is T2
+# in the colon, "extraprostatic extension" T3a in the prostate). Each term is a feature of the stacked T/N/M heads:
+# +1 when stated, -1 when stated as absent ("no extraprostatic extension"), 0 when not mentioned; the trees learn
+# what it means for the predicted cancer type. Written from the AJCC definitions, not learned from reports.
+EXTENT_TERMS: tuple[tuple[str, str], ...] = (
+    ("lamina_propria", r"lamina propria"),
+    ("submucosa", r"submucosa"),
+    ("muscularis_propria", r"muscularis propria|detrusor"),
+    ("perivisceral_fat", (r"subserosa|peri(?:colonic|colorectal|rectal|vesical|gastric|pancreatic|prostatic)"
+                         r"|mesorect|adventitia")),
+    ("serosa", r"serosa\b|serosal|visceral peritoneum|peritoneal surface"),
+    ("perforation", r"perforat"),
+    ("visceral_pleura", r"visceral pleura|elastic layer"),
+    ("chest_wall", r"parietal pleura|chest wall|pericardi|diaphragm"),
+    ("mediastinum", r"mediastin|carina|trachea|vertebra|great vessel"),
+    ("separate_nodules", r"satellite|separate tumou?r nodules?|intrapulmonary metasta|multifocal|multiple tumou?rs"),
+    ("extraprostatic", r"extraprostatic|extracapsular extension|extra-capsular"),
+    ("seminal_vesicle", r"seminal vesicle"),
+    ("renal_fat", r"perinephric|perirenal|renal sinus|sinus fat|gerota"),
+    ("renal_vein", r"renal vein|vena cava"),
+    ("adrenal", r"adrenal"),
+    ("extrathyroidal", r"extrathyroidal|strap muscle|perithyroidal"),
+    ("myometrium", r"myometri"),
+    ("outer_half", r"outer (?:half|one[- ]half|third)"),
+    ("cervical_stroma", r"cervical stroma"),
+    ("skin", r"\bskin\b|dermis|nipple|peau d.orange|ulcerat"),
+    ("major_vessel", r"portal vein|hepatic vein|vascular invasion|angioinvasion"),
+    ("lymphovascular", r"lymphovascular|angiolymphatic|lymphatic invasion"),
+    ("perineural", r"perineural"),
+    ("bone", r"\bbone\b|cartilage|mandible|maxilla"),
+    ("adjacent_organ", (r"(?:invad|extend|involv)\w*\s+(?:into\s+)?(?:the\s+)?(?:adjacent|surrounding|contiguous)"
+                       r"\s+(?:organ|structure|tissue)")),
+    ("depth", r"depth of (?:invasion|infiltration)|breslow|clark level"),
+)
+_EXTENT = tuple((name, re.compile(p, re.IGNORECASE)) for name, p in EXTENT_TERMS)
+_ABSENT = re.compile(r"\b(?:no|not|negative for|without|free of|uninvolved|absent|lacks?)\b[^.;]{0,40}$",
+                     re.IGNORECASE)
+EXTENT_NAMES = tuple(f"extent_{name}" for name, _ in EXTENT_TERMS)
+
+
+def extent_vector(text: str) -> list[float]:
+    """+1 / -1 / 0 per :data:`EXTENT_TERMS` entry: stated, stated as absent (every mention negated), not mentioned.
+
+    Example:
+        >>> v = dict(zip(EXTENT_NAMES, extent_vector("Tumor invades muscularis propria. No extraprostatic extension.")))
+        >>> v["extent_muscularis_propria"], v["extent_extraprostatic"], v["extent_serosa"]
+        (1.0, -1.0, 0.0)
+    """
+    row = []
+    for _, rx in _EXTENT:
+        hits = [m.start() for m in rx.finditer(text)]
+        if not hits:
+            row.append(0.0)
+            continue
+        negated = all(_ABSENT.search(text[max(0, s - 60):s]) for s in hits)
+        row.append(-1.0 if negated else 1.0)
+    return row

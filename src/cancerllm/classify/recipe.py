@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 STAGE_LABELS = ("t_stage", "n_stage", "m_stage")
 LABELS = (*STAGE_LABELS, "cancer_type")
-FEATURES = ("lexical", "measures", "lm")
+FEATURES = ("lexical", "measures", "extent", "lm")
 
 
 @dataclass
@@ -82,7 +82,8 @@ class ClassifyConfig:
     out: str = "out/classify/tcga"
     labels: list[str] = field(default_factory=lambda: list(LABELS))
     features: list[str] = field(default_factory=lambda: ["lexical", "measures"])
-    """Inferred-path features: lexical (word+char TF-IDF), measures (size, nodes), lm (hidden states)."""
+    """Inferred-path features: lexical (word+char TF-IDF), measures (size, nodes), extent (AJCC extension terms,
+    needs measures), lm (hidden states)."""
     evidence: bool = True
     """Read stated T/N/M classes from the text first (False = heads only, an ablation)."""
     type_terms: bool = True
@@ -111,6 +112,8 @@ class ClassifyConfig:
         badf = [x for x in self.features if x not in FEATURES]
         if badf or not self.features:
             p.append(f"features: got {self.features}, expected a non-empty subset of {list(FEATURES)}")
+        if "extent" in self.features and "measures" not in self.features:
+            p.append("features: `extent` extends the `measures` block; list both")
         p += [f"{name}: got {v}, expected > 0" for name, v in (("c", self.c), ("type_c", self.type_c)) if v <= 0]
         p += at_least("trees", self.trees, 1) + at_least("leaves", self.leaves, 2) + at_least("folds", self.folds, 2)
         p += at_least("limit (training notes)", self.limit, 10, optional=True)
@@ -173,6 +176,11 @@ class Model:
             type_blocks.append(emb)
             stage_blocks.append(emb)
         meas = measure_matrix(texts) if "measures" in self.cfg.features else np.zeros((len(texts), 0))
+        if "extent" in self.cfg.features:  # after the measures: _stack reads the measure columns by position
+            from cancerllm.classify.measures import extent_vector
+
+            ext = np.array([extent_vector(t) for t in texts], dtype=np.float32).reshape(len(texts), -1)
+            meas = np.hstack([meas, ext])
         return hstack(type_blocks).tocsr(), hstack(stage_blocks).tocsr(), meas
 
     def _stack(self, lex_p: np.ndarray, type_p: np.ndarray, meas: np.ndarray) -> np.ndarray:

@@ -63,7 +63,7 @@ def test_extract_without_run_returns_grounded_mentions_and_stated_labels(tmp_pat
     assert recs["empty"]["errors"] and recs["b"]["mentions"]
 
 
-def test_labels_model_adds_calibrated_inferred_labels(tmp_path):
+def test_labels_model_adds_calibrated_inferred_labels(tmp_path, monkeypatch):
     from cancerllm.classify.recipe import ClassifyConfig
     from cancerllm.classify.recipe import run as classify
     from cancerllm.data.synth import synthesize
@@ -77,6 +77,16 @@ def test_labels_model_adds_calibrated_inferred_labels(tmp_path):
     assert rec.labels["t_stage"] == "T2" and sources["t_stage"]["source"] == "evidence"
     assert sources["cancer_type"]["source"] == "inferred" and 0 < sources["cancer_type"]["probability"] <= 1
     assert sources["m_stage"]["source"] == "inferred" and rec.labels["m_stage"] in ("M0", "M1")
+
+    # `make model` puts the labeller in $CANCERLLM_CACHE/classify/default; extract then uses it without --labels.
+    import shutil
+
+    monkeypatch.setenv("CANCERLLM_CACHE", str(tmp_path / "cache"))
+    shutil.copytree(tmp_path / "cls", tmp_path / "cache" / "classify" / "default")
+    src = write_jsonl([Note(id="x", text=NOTE)], tmp_path / "one.jsonl")
+    run(ExtractConfig(input=str(src), out=str(tmp_path / "out"), method="auto"))
+    got = json.loads((tmp_path / "out" / "predictions.jsonl").read_text(encoding="utf-8"))
+    assert got["labels"]["cancer_type"] and got["meta"]["labels_model"].endswith("default")
 
 
 def test_missing_labels_folder_is_a_clear_error(tmp_path):

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from cancerllm.cli import app
 from cancerllm.config import GenerateArgs
 from cancerllm.data.instruct import build_examples, trial_chunk_target
+from cancerllm.data.paths import has_dataset
 from cancerllm.data.prompts import get_style
 from cancerllm.data.schema import Mention, Note
 from cancerllm.infer.predictor import Predictor
@@ -83,10 +85,26 @@ def test_cli_extract_task_trial(tmp_path, tiny_model_dir):
     path = tmp_path / "criteria.txt"
     path.write_text("Inclusion: age >= 18\nNo prior anti-PD-1 therapy\n", encoding="utf-8")
     r = CliRunner().invoke(app, ["extract", "--task", "trial", str(path), "--out", str(tmp_path / "o"),
-                                 f"--model.path={tiny_model_dir}", "--generate.max_new_tokens=8",
+                                 "--method", "llm", f"--model.path={tiny_model_dir}", "--generate.max_new_tokens=8",
                                  "--generate.max_prompt_tokens=700"])
     assert r.exit_code == 0, r.output
     rec = json.loads((tmp_path / "o" / "predictions.jsonl").read_text().splitlines()[0])
     assert rec["id"] == "criteria" and rec["task"] == "trial"
     bad = CliRunner().invoke(app, ["extract", "--task", "staging", str(path)])
     assert bad.exit_code != 0 and "expected one of ['phenotype', 'trial']" in bad.output
+
+
+@pytest.mark.skipif(not has_dataset("chia"), reason="shared chia data absent")
+def test_cli_extract_task_trial_without_run_uses_rules_and_normalises(tmp_path):
+    path = tmp_path / "criteria.txt"
+    path.write_text("No prior treatment with pembrolizumab\nHbA1c > 7%\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["extract", "--task", "trial", str(path), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    rec = json.loads((tmp_path / "o" / "predictions.jsonl").read_text())
+    text = path.read_text()
+    assert rec["meta"]["baseline"] == "gazetteer.v1" and rec["mentions"]
+    assert all(text[m["start"]:m["end"]] == m["text"] for m in rec["mentions"])
+    drug = [m for m in rec["mentions"] if m["type"] == "Drug"]
+    assert [(m["text"], m["code"]) for m in drug] == [("pembrolizumab", "DRUGBANK:DB09037")]
+    bad = CliRunner().invoke(app, ["extract", "--task", "trial", str(path), "--method", "magic"])
+    assert bad.exit_code != 0 and "expected one of ['auto', 'llm', 'rules']" in bad.output

@@ -38,7 +38,8 @@ def _make(task: str):
         if task_name == "trial":  # its own recipe: criterion chunks, relations, normalisation (no resume)
             from cancerllm.infer.trial import run_trial
 
-            summary = run_trial(input, run=run, out=out, limit=limit, overrides=list(ctx.args))
+            summary = run_trial(input, run=run, out=out, limit=limit, overrides=list(ctx.args),
+                                method=method or "auto")
             if out:
                 typer.echo(json.dumps(summary))
                 typer.echo(f"predictions: {out}/predictions.jsonl")

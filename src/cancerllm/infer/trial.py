@@ -106,20 +106,45 @@ def predict_trial(predictor: Any, notes: list[Note], normalize: bool = True) -> 
     return preds
 
 
-def run_trial(input: str, run: str | None = None, out: str | None = None, limit: int | None = None,
-              overrides: list[str] | None = None) -> dict[str, Any]:
-    """Load the model (``run`` = an SFT run folder trained with ``tasks=[trial]``), predict every note of
-    ``input`` (.txt, Note JSONL or folder), write ``<out>/predictions.jsonl`` or print JSONL; returns a summary."""
-    from cancerllm.config import load_config
-    from cancerllm.data.io import dumps_record, read_notes_reporting
-    from cancerllm.infer.extract import ExtractConfig, load_predictor
+def _rules_predictions(notes: list[Note]) -> list[Prediction]:
+    """The out-of-the-box extractor: gazetteer + relation rules fitted on the shared Chia train split."""
+    from cancerllm.data.corpora.chia import load_chia
+    from cancerllm.evaluate.trial_baselines import Gazetteer, RelationRules, predict_note
+    from cancerllm.knowledge.normalize import normalize_prediction
 
-    cfg = load_config(ExtractConfig, None, list(overrides or []) + [f"input={input}"]
-                      + ([f"run={run}"] if run else []))
+    train = load_chia("train")  # ResourceError names where it looked when the shared data is absent
+    find, rules = Gazetteer.fit(train).find, RelationRules.fit(train)
+    preds = [predict_note(n, find, rules) for n in notes]
+    for p in preds:
+        normalize_prediction(p)
+    return preds
+
+
+def run_trial(input: str, run: str | None = None, out: str | None = None, limit: int | None = None,
+              overrides: list[str] | None = None, method: str = "auto") -> dict[str, Any]:
+    """Predict every note of ``input`` (.txt, Note JSONL or folder), write ``<out>/predictions.jsonl`` or print
+    JSONL; returns a summary.
+
+    ``method``: ``llm`` loads the model (``run`` = an SFT run folder trained with ``tasks=[trial]``); ``rules`` fits
+    the gazetteer and relation rules on Chia train (no model, ~15 s); ``auto`` = llm with a ``run``, else rules,
+    because an untrained base model does not extract Chia entities (measured: docs/results.md).
+    """
+    from cancerllm.data.io import dumps_record, read_notes_reporting
+    from cancerllm.errors import ConfigError
+
+    if method not in ("auto", "llm", "rules"):
+        raise ConfigError(f"--method: got {method!r}, expected one of ['auto', 'llm', 'rules'] for --task trial")
     notes = read_notes_reporting(input, "input")[:limit] if limit else read_notes_reporting(input, "input")
     t0 = time.perf_counter()
-    predictor = load_predictor(cfg)
-    preds = predict_trial(predictor, notes)
+    if method == "rules" or (method == "auto" and not run):
+        preds = _rules_predictions(notes)
+    else:
+        from cancerllm.config import load_config
+        from cancerllm.infer.extract import ExtractConfig, load_predictor
+
+        cfg = load_config(ExtractConfig, None, list(overrides or []) + [f"input={input}"]
+                          + ([f"run={run}"] if run else []))
+        preds = predict_trial(load_predictor(cfg), notes)
     lines = [dumps_record(p.model_dump(mode="json")) for p in preds]
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)

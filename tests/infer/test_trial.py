@@ -108,3 +108,14 @@ def test_cli_extract_task_trial_without_run_uses_rules_and_normalises(tmp_path):
     assert [(m["text"], m["code"]) for m in drug] == [("pembrolizumab", "DRUGBANK:DB09037")]
     bad = CliRunner().invoke(app, ["extract", "--task", "trial", str(path), "--method", "magic"])
     assert bad.exit_code != 0 and "expected one of ['auto', 'llm', 'rules']" in bad.output
+
+
+def test_guided_random_model_answers_parse_as_trial_json(tiny_model, tiny_tokenizer):
+    pytest.importorskip("xgrammar")
+    gen = GenerateArgs(max_new_tokens=48, batch_size=2, max_prompt_tokens=700, guided=True)
+    preds = predict_trial(Predictor(tiny_model, tiny_tokenizer, gen=gen), [_note()])
+    style = get_style("json.v1")
+    for raw in preds[0].raw:
+        # Even random weights give schema-shaped JSON: no "unparseable output" and no invalid type.
+        _, _, errors = style.parse_trial(raw)
+        assert not any("unparseable" in e or "is not {type" in e for e in errors), errors

@@ -36,7 +36,12 @@ from typing import Any
 from cancerllm.data.align import align
 from cancerllm.data.schema import Mention, Note, Prediction, Relation
 
-__all__ = ["ground_trial", "predict_trial", "run_trial"]
+__all__ = ["ground_trial", "predict_trial", "run_trial", "trial_schema"]
+
+# How many mentions (and relations) one answer may hold under guided decoding: Chia train chunks of the trained
+# budget hold at most ~40; the cap stops a small model repeating one mention until its token budget ends.
+MAX_ITEMS = 40
+_TEXT = r"^[^\s\"\\][^\"\\\x00-\x1f]{0,119}$"  # as infer.guided: no leading space, no quote/backslash/control
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,29 @@ def ground_trial(chunk_text: str, offset: int, mentions: list[dict[str, Any] | N
     return kept, rels, errors
 
 
+def trial_schema() -> dict[str, Any]:
+    """JSON schema of the json.v1 trial answer (``generate.guided=true``): Chia types and relation names only,
+    relations as ``[type, head, tail]`` triples.
+
+    Example:
+        >>> sorted(trial_schema()["properties"])
+        ['mentions', 'relations']
+    """
+    from cancerllm.knowledge.trial import TRIAL_ENTITY_TYPES, TRIAL_RELATION_TYPES
+
+    index = {"type": "integer", "minimum": 0, "maximum": MAX_ITEMS - 1}
+    mention = {"type": "object", "properties": {"type": {"enum": list(TRIAL_ENTITY_TYPES)},
+                                                "text": {"type": "string", "pattern": _TEXT},
+                                                "assertion": {"enum": ["negated", "possible"]}},
+               "required": ["type", "text"], "additionalProperties": False}
+    relation = {"type": "array", "prefixItems": [{"enum": list(TRIAL_RELATION_TYPES)}, index, index],
+                "items": False, "minItems": 3, "maxItems": 3}
+    return {"type": "object",
+            "properties": {"mentions": {"type": "array", "items": mention, "maxItems": MAX_ITEMS},
+                           "relations": {"type": "array", "items": relation, "maxItems": MAX_ITEMS}},
+            "required": ["mentions", "relations"], "additionalProperties": False}
+
+
 def predict_trial(predictor: Any, notes: list[Note], normalize: bool = True) -> list[Prediction]:
     """Trial predictions for ``notes`` with a loaded :class:`cancerllm.infer.predictor.Predictor`."""
     from cancerllm.data.corpora.chia import criterion_chunks
@@ -87,8 +115,14 @@ def predict_trial(predictor: Any, notes: list[Note], normalize: bool = True) -> 
         preds[i].coverage = {"chars_total": len(note.text), "chars_seen": sum(c.end - c.start for c in chunks),
                              "chunks": len(chunks)}
         requests += [(i, c, style.trial_prompt(c.text, predictor.tokenizer)) for c in chunks]
+    schema = None
+    if predictor.gen.guided:  # constrain answers to the trial schema (types, relation names, [type, head, tail])
+        from cancerllm.infer.guided import require_backend
+
+        require_backend()
+        schema = trial_schema()
     outputs = generate(predictor.model, predictor.tokenizer, [r[2] for r in requests], predictor.gen.max_new_tokens,
-                       predictor.gen.batch_size, predictor.stats)
+                       predictor.gen.batch_size, predictor.stats, None, schema)
     for ci, ((i, chunk, _), out) in enumerate(zip(requests, outputs)):
         pred = preds[i]
         pred.raw.append(out)

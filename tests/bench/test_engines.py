@@ -78,3 +78,18 @@ def test_engines_bench_without_the_vllm_venv_fails_before_running(tmp_path, tiny
 def test_bench_cli_engines_flag_selects_the_engines_benchmark(tmp_path):
     res = CliRunner().invoke(app, ["bench", "--engines", "hf,tgi", f"out_root={tmp_path}"])
     assert res.exit_code != 0 and "engines" in res.output and "'tgi'" in res.output
+
+
+def test_prefill_fraction_compares_a_bf16_model_with_the_bf16_peak_whatever_the_dtype_spelling(tmp_path):
+    """hf reports 'bfloat16', vllm 'bf16': both are bf16 models and are held against the bf16 matmul peak."""
+    from cancerllm.bench.engines import _add_prefill_fraction
+
+    (tmp_path / "config.json").write_text(json.dumps({"hidden_size": 8, "num_hidden_layers": 1, "intermediate_size": 16,
+                                                      "vocab_size": 10, "num_attention_heads": 2,
+                                                      "num_key_value_heads": 1}))
+    peak = {"bf16_gflops": 100.0, "fp32_gflops": 10.0}
+    results = [{"model": {"path": str(tmp_path), "dtype": d}, "prefill_probe": {"prompt_tokens": 10, "seconds": 1.0,
+                                                                                "cpu_s": 1.0}}
+               for d in ("bfloat16", "bf16", "float32")]
+    _add_prefill_fraction(results, peak, None)
+    assert [r["prefill_probe"]["peak_gflops"] for r in results] == [100.0, 100.0, 10.0]

@@ -380,6 +380,9 @@ def run(cfg: EnginesConfig) -> dict[str, Any]:
     return result
 
 
+_SHORT_DTYPE = {"bfloat16": "bf16", "float32": "fp32", "float16": "fp16"}
+
+
 def _add_prefill_fraction(results: list[dict[str, Any]], peak: dict[str, float], cfg: EnginesConfig) -> None:
     for res in results:
         probe, model = res.get("prefill_probe"), res.get("model") or {}
@@ -387,7 +390,9 @@ def _add_prefill_fraction(results: list[dict[str, Any]], peak: dict[str, float],
         if not probe or not params or not probe["seconds"]:
             continue
         flop = 2 * params * probe["prompt_tokens"]
-        ref = peak.get(f"{model.get('dtype', 'fp32')}_gflops") or peak["fp32_gflops"]
+        # hf reports torch's name ("bfloat16"), vllm the short one ("bf16"): both must find the bf16 peak.
+        dtype = _SHORT_DTYPE.get(str(model.get("dtype")), str(model.get("dtype")))
+        ref = peak.get(f"{dtype}_gflops") or peak["fp32_gflops"]
         # Per wall second and per CPU-second of the process: on a shared machine the second is the steadier one
         # (the matmul peak is a best repeat, i.e. an uncontended figure); with one thread both mean one core.
         gflops, gflops_cpu = flop / probe["seconds"] / 1e9, flop / max(probe.get("cpu_s") or 0, 1e-9) / 1e9

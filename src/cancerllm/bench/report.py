@@ -111,24 +111,27 @@ def engines_markdown(result: dict[str, Any]) -> str:
              (f"- matmul peak ({result['threads']} thread(s), 1024^3 torch.mm, best repeat): bf16 "
              f"{peak['bf16_gflops']} GFLOP/s, fp32 {peak['fp32_gflops']} GFLOP/s"), ""]
     rows = []
-    base = next((c["notes_per_s"] for e in result["engines"] if e["engine"] == "hf" for c in e.get("cells", [])
-                 if c.get("style") == "qa.v1" and "notes_per_s" in c), None)
+    ref = next((c for e in result["engines"] if e["engine"] == "hf" for c in e.get("cells", [])
+                if c.get("style") == "qa.v1" and "notes_per_s" in c), None)
+    base, base_cpu = (ref["notes_per_s"], ref["cpu_s_per_note"]) if ref else (None, None)
     for eng in result["engines"]:
         for c in eng.get("cells", []):
             if "error" in c:
-                rows.append([eng["engine"], c["style"], f"error: {c['error'][:80]}"] + ["-"] * 10)
+                rows.append([eng["engine"], c["style"], f"error: {c['error'][:80]}"] + ["-"] * 11)
                 continue
-            base = base or c["notes_per_s"]
+            base, base_cpu = base or c["notes_per_s"], base_cpu or c["cpu_s_per_note"]
             sc = c["score"]
             rows.append([eng["engine"], c["style"], f"{c['notes_per_s']:.3f}", ratio(c["notes_per_s"], base),
+                         ratio(base_cpu, c["cpu_s_per_note"]),
                          f"{c['prompt_tokens_per_s']:.0f}", f"{c['new_tokens_per_s']:.1f}",
                          f"{c['latency_ms']['p50'] / 1000:.1f} / {c['latency_ms']['p95'] / 1000:.1f}",
                          f"{c['cpu_s_per_note']:.2f}", f"{c['peak_rss_mib']:.0f}", f"{eng.get('startup_s', '-')}",
                          "-" if sc["mean"] is None else f"{sc['mean']:.3f}",
                          " / ".join("-" if sc[f] is None else f"{sc[f]:.2f}" for f in ("t_stage", "n_stage", "m_stage")),
                          f"{c['unparseable']}/{c['outputs']}" if c["outputs"] else "-"])
-    lines += _table(["engine", "style", "notes/s", "vs hf qa.v1" if base else "vs first", "prompt tok/s", "gen tok/s", "p50 / p95 s (call)",
-                     "CPU-s/note", "peak RSS MiB", "start-up s", "T/N/M acc (mean)", "T / N / M", "unparseable"], rows)
+    first = "hf qa.v1" if ref else "first"
+    lines += _table(["engine", "style", "notes/s", f"vs {first}", f"CPU-s vs {first}", "prompt tok/s", "gen tok/s",
+                     "p50 / p95 s (call)", "CPU-s/note", "peak RSS MiB", "start-up s", "T/N/M acc (mean)", "T / N / M", "unparseable"], rows)
     lines += ["", ("Prefill probe (each note's json.v1 prompt, 1 new token; FLOPs = 2 x non-embedding params x "
               "prompt tokens):"), ""]
     prow = []

@@ -115,3 +115,5 @@ def test_batch_bad_settings_fail_before_anything_starts(tmp_path):
     res = CliRunner().invoke(app, ["batch", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "does not exist" in res.output
     assert not (tmp_path / "o").exists()  # refused before the output folder or Ray
+    res = CliRunner().invoke(app, ["batch", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "tgi"])
+    assert res.exit_code == 2 and "generate.engine: got 'tgi', expected one of ['hf', 'vllm']" in res.output

@@ -27,6 +27,8 @@ def batch_cmd(
     address: str | None = typer.Option(None, "--address", help="Ray cluster: 'auto' joins `ray start`; "
                                        "default starts a local one."),
     parquet: bool | None = typer.Option(None, "--parquet/--no-parquet", help="Also write Parquet shards."),
+    engine: str | None = typer.Option(None, "--engine", help="hf (default) or vllm inside every actor (ray installed "
+                                      "in the vLLM venv). Same as generate.engine=."),
 ) -> None:
     """Extract phenotypes (or --task diagnosis) for many notes on a Ray actor pool: the same records as `cancerllm
     extract`, in sharded JSONL, resumable by id.
@@ -40,7 +42,7 @@ def batch_cmd(
     from cancerllm.scale.batch import run as run_batch
 
     cfg = verb_config(BatchConfig, config, ctx, input=input, out=out, task=task, run=run, workers=workers,
-                      address=address, parquet=parquet)
+                      address=address, parquet=parquet, **{"generate.engine": engine})
     summary = run_batch(cfg)
     shown = {k: summary[k] for k in ("task", "notes", "resumed", "records", "notes_with_errors", "empty_notes",
                                      "duplicate_ids", "mentions", "seconds", "notes_per_s", "workers", "shards")}

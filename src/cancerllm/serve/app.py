@@ -275,12 +275,12 @@ def create_app(predictor_factory: Callable[[], Any], cfg: ServeConfig | None = N
 
     @app.get("/schema", response_model=SchemaInfo)
     def schema() -> SchemaInfo:
-        from cancerllm.data.schema import TASKS
         from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 
         types = [{"name": t.name, "definition": t.definition, "examples": list(t.examples), "family": t.family,
                   "value_format": t.value_format} for t in ENTITY_TYPES.values()]
-        return SchemaInfo(entity_types=types, assertions=list(ASSERTIONS), tasks=list(TASKS))
+        # The tasks this server answers (/extract, /diagnose); trial criteria go through `cancerllm extract --task trial`.
+        return SchemaInfo(entity_types=types, assertions=list(ASSERTIONS), tasks=["phenotype", "diagnosis"])
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> HTMLResponse:

@@ -72,7 +72,6 @@ def _dump_dom(url: str, tmp_path) -> str:
     return res.stdout
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs a chromium binary (apt-get install chromium)")
 def test_page_highlights_exact_code_point_spans(server_url, tmp_path):
     real = httpx.post(f"{server_url}/extract", json={"notes": [{"id": "u1", "text": NOTE}]}, timeout=120).json()
@@ -111,3 +110,53 @@ def test_page_highlights_exact_code_point_spans(server_url, tmp_path):
     assert any("mention #8 not highlighted: span does not match the note text" in e for e in parser.errors)
     for e in record.errors:
         assert f"extract: {e}" in parser.errors
+
+
+class _Rows(HTMLParser):
+    """Cell texts of every relation row (``tr.rel``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self._row, self._cell = [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr" and "rel" in (dict(attrs).get("class") or "").split():
+            self._row = []
+        elif tag == "td" and self._row is not None:
+            self._cell = ""
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._cell is not None:
+            self._row.append(self._cell)
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs a chromium binary (apt-get install chromium)")
+def test_page_shows_trial_entities_and_relations(server_url, tmp_path):
+    """A trial-criteria record (issue 15) opens in the page: its Chia-typed mentions are highlighted exactly and each
+    relation is listed with the texts of both mentions it links."""
+    text = "HbA1c > 7% within 3 months 🩺\nNo history of seizures"
+    def m(type_, surface, assertion="present"):
+        s = text.index(surface)
+        return {"type": type_, "text": surface, "start": s, "end": s + len(surface), "assertion": assertion}
+    record = {"id": "t1", "task": "trial",
+              "mentions": [m("Measurement", "HbA1c"), m("Value", "> 7%"), m("Temporal", "within 3 months"),
+                           m("Condition", "seizures", "negated")],
+              "relations": [{"type": "Has_value", "head": 0, "tail": 1}, {"type": "Has_temporal", "head": 0, "tail": 2}]}
+    review = {"format": "cancerllm.review.v1", "note": {"id": "t1", "text": text}, "phenotype": record,
+              "diagnosis": None}
+    url = f"{server_url}/#review=" + urllib.parse.quote(json.dumps(review, ensure_ascii=False), safe="")
+    dom = _dump_dom(url, tmp_path)
+    marks, rows = _Marks(), _Rows()
+    marks.feed(dom)
+    rows.feed(dom)
+    assert {t for _ids, _s, _e, _a, t in marks.marks} >= {"HbA1c", "> 7%", "within 3 months", "seizures"}
+    assert rows.rows == [["Has_value", "#0 Measurement: HbA1c", "#1 Value: > 7%"],
+                         ["Has_temporal", "#0 Measurement: HbA1c", "#2 Temporal: within 3 months"]]

@@ -33,7 +33,7 @@ Example:
     Traceback (most recent call last):
     ...
     cancerllm.errors.ConfigError: 1 configuration problem(s):
-      - tasks: got ['staging'], expected a subset of ['phenotype', 'diagnosis']
+      - tasks: got ['staging'], expected a subset of ['phenotype', 'diagnosis', 'trial']
 """
 
 from __future__ import annotations

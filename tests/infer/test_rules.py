@@ -119,3 +119,9 @@ def test_cli_defaults_to_rules_only_when_nothing_trained_is_given(tmp_path):
     assert resolved_method(ExtractConfig(method="auto", run="out/sft/x")) == "llm"
     assert resolved_method(ExtractConfig(method="auto", model=ModelArgs(path="some/model"))) == "llm"
     assert resolved_method(ExtractConfig()) == "llm"  # the Python API keeps the language model by default
+
+
+def test_asking_only_for_types_it_cannot_find_returns_no_mentions():
+    assert RulePredictor(types=["outcome"]).predict([Note(id="a", text=NOTE)])[0].mentions == []
+    assert {m.type for m in RulePredictor(types=["stage_t"]).predict([Note(id="a", text=NOTE)])[0].mentions} == {
+        "stage_t"}

@@ -153,7 +153,7 @@ def find_mentions(text: str, types: Sequence[str] | None = None) -> list[Mention
     from cancerllm.knowledge.tnm import find_tnm
     from cancerllm.knowledge.values import normalize_value
 
-    wanted = set(types or RULE_TYPES)
+    wanted = set(RULE_TYPES if types is None else types)
     found: list[tuple[str, int, int, str | None]] = []  # (type, start, end, value)
     if wanted & {"stage_t", "stage_n", "stage_m"}:
         found += [(m.type, m.start, m.end, normalize_value(m.type, text[m.start:m.end]) or m.value)
@@ -213,7 +213,8 @@ class RulePredictor:
     style_name = "rules"
 
     def __init__(self, types: Sequence[str] | None = None, labels: str | Path | None = None):
-        self.types = [t for t in (types or RULE_TYPES) if t in RULE_TYPES]
+        # Types it cannot find (cancer_diagnosis, outcome, ...) are dropped: asked only for those, it finds nothing.
+        self.types = [t for t in (RULE_TYPES if types is None else types) if t in RULE_TYPES]
         self.stats = GenerationStats()
         self.labels_dir = str(labels) if labels else None
         self.labeler = _load_labeler(Path(labels)) if labels else None

@@ -125,3 +125,13 @@ def test_asking_only_for_types_it_cannot_find_returns_no_mentions():
     assert RulePredictor(types=["outcome"]).predict([Note(id="a", text=NOTE)])[0].mentions == []
     assert {m.type for m in RulePredictor(types=["stage_t"]).predict([Note(id="a", text=NOTE)])[0].mentions} == {
         "stage_t"}
+
+
+def test_diagnose_without_a_run_names_the_project_of_a_stated_diagnosis_or_says_nothing_was_found():
+    from cancerllm.knowledge.icd import is_valid
+
+    rec = RulePredictor().predict([Note(id="k", text="Left kidney: renal cell carcinoma, chromophobe type, 4 cm.")],
+                                  task="diagnosis")[0]
+    assert rec.diagnosis.cancer_type == "KICH" and is_valid(rec.diagnosis.icd10) and not rec.errors
+    none = RulePredictor().predict([Note(id="n", text="Benign fibroadipose tissue.")], task="diagnosis")[0]
+    assert none.diagnosis is None and "nothing was guessed" in none.errors[0]

@@ -45,7 +45,8 @@ def test_mentions_are_grounded_typed_and_asserted():
     assert [m.value for m in by["laterality"]] == ["left"]
 
 
-def test_extract_without_run_returns_grounded_mentions_and_stated_labels(tmp_path):
+def test_extract_without_run_returns_grounded_mentions_and_stated_labels(tmp_path, monkeypatch):
+    monkeypatch.setenv("CANCERLLM_CACHE", str(tmp_path / "cache"))  # no `make model` labeller: a fresh install
     notes = [Note(id="a", text=NOTE), Note(id="empty", text="   "), Note(id="b", text="Lung, RUL: adenocarcinoma.")]
     src = write_jsonl(notes, tmp_path / "notes.jsonl")
     summary = run(ExtractConfig(input=str(src), out=str(tmp_path / "out"), method="auto"))

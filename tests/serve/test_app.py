@@ -114,8 +114,9 @@ def test_app_cli_serve_verb_is_registered():
     assert res.exit_code == 2 and "port: got 70000" in res.output
 
 
-def test_app_without_a_trained_run_serves_grounded_rule_extraction():
+def test_app_without_a_trained_run_serves_grounded_rule_extraction(tmp_path, monkeypatch):
     """`cancerllm serve` on a fresh install (no run, the embedded base model) answers with grounded mentions."""
+    monkeypatch.setenv("CANCERLLM_CACHE", str(tmp_path))  # a fresh install: no `make model` labeller either
     from cancerllm.config import load_config
     from cancerllm.serve.app import create_app
     from cancerllm.serve.server import ServeConfig, predictor_factory, start_in_thread
@@ -128,6 +129,7 @@ def test_app_without_a_trained_run_serves_grounded_rule_extraction():
         assert r.status_code == 200, r.text
         rec = r.json()["predictions"][0]
         assert rec["meta"]["method"] == "rules" and rec["labels"]["t_stage"] == "T1"
+        assert rec["labels"]["m_stage"] is None  # nothing states M and no labeller: never guessed
         assert {m["type"] for m in rec["mentions"]} >= {"histology", "stage_t", "stage_n", "biomarker"}
         assert all(text[m["start"]:m["end"]] == m["text"] for m in rec["mentions"])
     finally:

@@ -57,8 +57,11 @@ def offline_env() -> None:
 
 
 def has_package(name: str) -> bool:
-    """True if ``name`` is importable (checked without importing it)."""
-    return importlib.util.find_spec(name) is not None
+    """True if ``name`` is importable (checked without importing it); a broken or half-removed install is False."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def require(module: str, extra: str, why: str) -> None:

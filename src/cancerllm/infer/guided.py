@@ -30,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from functools import lru_cache
 from typing import Any
@@ -60,11 +59,9 @@ def guided_problems(name: str = "generate.guided") -> list[str]:
     """``[]`` when the guided-decoding backend is importable, else one problem saying how to install it.
 
     Uses ``find_spec`` (no import), so config validation stays cheap and runs before any model is loaded."""
-    try:
-        found = importlib.util.find_spec("xgrammar") is not None
-    except (ImportError, ValueError):  # a broken or half-removed install
-        found = False
-    if found:
+    from cancerllm.runtime import has_package
+
+    if has_package("xgrammar"):
         return []
     return [(f"{name}: got true, but the optional 'guided' extra (xgrammar) is not installed; "
              f"install it with: {INSTALL_HINT}, or set {name}=false")]

@@ -41,7 +41,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import os
 import shutil
@@ -68,11 +67,9 @@ _KV_GIB_DEFAULT = 1.0
 
 def vllm_problems(name: str = "generate.engine") -> list[str]:
     """``[]`` when vllm is importable, else one problem naming the install command (find_spec: no import)."""
-    try:
-        found = importlib.util.find_spec("vllm") is not None
-    except (ImportError, ValueError):  # a broken or half-removed install
-        found = False
-    if found:
+    from cancerllm.runtime import has_package
+
+    if has_package("vllm"):
         return []
     return [(f"{name}: got 'vllm', but vllm is not installed in this environment; install it with {INSTALL_HINT}, "
              f"or set {name}=hf")]

@@ -275,8 +275,7 @@ def _label_records(model: Model, notes: list[Any], texts: list[str], masked: lis
     ``masked`` (the same texts with TNM strings masked: what the heads were trained on)."""
     from cancerllm.classify.measures import find_measures
     from cancerllm.data.schema import Mention, Prediction
-    from cancerllm.knowledge.tnm import stated_classes
-    from cancerllm.knowledge.values import LABEL_OF_TYPE
+    from cancerllm.knowledge.values import evidence_source, stated_labels
 
     ids = [n.id for n in notes]
     dists = model.distributions(ids, masked)
@@ -285,7 +284,7 @@ def _label_records(model: Model, notes: list[Any], texts: list[str], masked: lis
         labels: dict[str, str | None] = {}
         sources: dict[str, dict[str, Any]] = {}
         mentions = []
-        stated = {LABEL_OF_TYPE[m.type]: m for m in stated_classes(text).values()} if model.cfg.evidence else {}
+        stated = stated_labels(text) if model.cfg.evidence else {}
         meas = find_measures(text)
         support = []
         if meas.size_span:
@@ -297,7 +296,7 @@ def _label_records(model: Model, notes: list[Any], texts: list[str], masked: lis
             if label in stated:
                 m = stated[label]
                 labels[label] = m.cls
-                sources[label] = {"source": "evidence", "start": m.start, "end": m.end, "text": text[m.start:m.end]}
+                sources[label] = evidence_source(text, m)
                 mentions.append(Mention(type=m.type, text=text[m.start:m.end], start=m.start, end=m.end,
                                         value=m.value))
                 continue

@@ -21,8 +21,7 @@ from pathlib import Path
 
 from cancerllm.data.schema import Mention, Note, Prediction
 from cancerllm.evaluate.scorer import gold_labels
-from cancerllm.knowledge.tnm import stated_classes
-from cancerllm.knowledge.values import LABEL_OF_TYPE
+from cancerllm.knowledge.values import stated_labels
 
 __all__ = ["BASELINES", "STAGE_KEYS", "regex_labels", "regex_predict", "run_baseline", "tfidf_predict"]
 
@@ -36,7 +35,7 @@ def regex_labels(text: str) -> dict[str, str | None]:
 
 
 def _pick(text: str) -> dict[str, tuple[str | None, tuple[int, int] | None]]:
-    stated = {LABEL_OF_TYPE[m.type]: m for m in stated_classes(text).values()}
+    stated = stated_labels(text)
     return {k: (stated[k].cls, (stated[k].start, stated[k].end)) if k in stated else (None, None)
             for k in STAGE_KEYS}
 

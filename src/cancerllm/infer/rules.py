@@ -245,14 +245,11 @@ class RulePredictor:
             labels.update(classified.labels)
             sources = dict(classified.meta.get("label_sources", {}))
         else:
-            from cancerllm.knowledge.tnm import stated_classes
-            from cancerllm.knowledge.values import LABEL_OF_TYPE
+            from cancerllm.knowledge.values import evidence_source, stated_labels
 
-            for m in stated_classes(note.text).values():
-                key = LABEL_OF_TYPE[m.type]
+            for key, m in stated_labels(note.text).items():
                 labels[key] = m.cls
-                sources[key] = {"source": "evidence", "start": m.start, "end": m.end,
-                                "text": note.text[m.start:m.end]}
+                sources[key] = evidence_source(note.text, m)
         diagnosis = None
         if task == "diagnosis":
             diagnosis = _diagnosis(note.text, labels.get("cancer_type"))

@@ -27,9 +27,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from cancerllm.knowledge.tnm import gold_class, read_value
+from cancerllm.knowledge.tnm import TnmMatch, gold_class, read_value, stated_classes
 
-__all__ = ["LABEL_OF_TYPE", "coarse_stage", "greatest_dimension_cm", "labels_from_mentions", "normalize_value"]
+__all__ = ["LABEL_OF_TYPE", "coarse_stage", "evidence_source", "greatest_dimension_cm", "labels_from_mentions",
+           "normalize_value", "stated_labels"]
 
 LABEL_OF_TYPE = {"stage_t": "t_stage", "stage_n": "n_stage", "stage_m": "m_stage"}
 
@@ -45,6 +46,23 @@ def greatest_dimension_cm(dims: str, unit: str) -> float:
     """
     values = [float(v.replace(",", ".")) for v in re.findall(r"\d+(?:[.,]\d+)?", dims)]
     return max(values) / (10.0 if unit.lower() == "mm" else 1.0)
+
+
+def stated_labels(text: str) -> dict[str, TnmMatch]:
+    """The class each document label (``t_stage``, ``n_stage``, ``m_stage``) is stated as in ``text``, by label
+    (:func:`~cancerllm.knowledge.tnm.stated_classes` keyed by axis)."""
+    return {LABEL_OF_TYPE[m.type]: m for m in stated_classes(text).values()}
+
+
+def evidence_source(text: str, m: TnmMatch) -> dict[str, Any]:
+    """The ``label_sources`` entry of a label read from a stated token: its span and ``text[start:end]``.
+
+    Example:
+        >>> t = "Final: pT2 N0."
+        >>> evidence_source(t, stated_labels(t)["t_stage"])
+        {'source': 'evidence', 'start': 7, 'end': 10, 'text': 'pT2'}
+    """
+    return {"source": "evidence", "start": m.start, "end": m.end, "text": text[m.start:m.end]}
 
 
 def coarse_stage(kind: str, text: str) -> str | None:

@@ -42,6 +42,15 @@ class GenerationStats:
     batches: int = 0
     per_batch_seconds: list[float] = field(default_factory=list)
 
+    def add_batch(self, prompts: int, prompt_tokens: int, new_tokens: int, seconds: float) -> None:
+        """Count one decoded batch (every engine reports through this)."""
+        self.prompts += prompts
+        self.prompt_tokens += prompt_tokens
+        self.new_tokens += new_tokens
+        self.seconds += seconds
+        self.batches += 1
+        self.per_batch_seconds.append(seconds)
+
     def as_dict(self) -> dict[str, Any]:
         tps = self.new_tokens / self.seconds if self.seconds else 0.0
         return {"prompts": self.prompts, "prompt_tokens": self.prompt_tokens, "new_tokens": self.new_tokens,
@@ -100,13 +109,9 @@ def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int
         for row, i in enumerate(idx):
             out[i] = tokenizer.decode(new[row], skip_special_tokens=True)
         if stats is not None:
-            stats.prompts += len(idx)
-            stats.prompt_tokens += int(enc["attention_mask"].sum())
             pad = tokenizer.pad_token_id
-            stats.new_tokens += int((new != pad).sum()) if pad is not None else int(new.numel())
-            stats.seconds += dt
-            stats.batches += 1
-            stats.per_batch_seconds.append(dt)
+            stats.add_batch(len(idx), int(enc["attention_mask"].sum()),
+                            int((new != pad).sum()) if pad is not None else int(new.numel()), dt)
         if progress is not None:
             progress(len(idx))
     return out

@@ -211,12 +211,7 @@ class VLLMModel:
         dt = time.perf_counter() - t0
         texts, p_tok, n_tok = map_outputs(outs, len(prompts))
         if stats is not None:
-            stats.prompts += len(prompts)
-            stats.prompt_tokens += p_tok
-            stats.new_tokens += n_tok
-            stats.seconds += dt
-            stats.batches += 1
-            stats.per_batch_seconds.append(dt)
+            stats.add_batch(len(prompts), p_tok, n_tok, dt)
         if progress is not None:
             progress(len(prompts))
         return texts

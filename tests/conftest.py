@@ -10,6 +10,7 @@ Markers: ``slow`` (real embedded model, minutes) is excluded by the Makefile's `
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import pytest
 
@@ -141,3 +142,31 @@ def tiny_notes():
 def tiny_model(tiny_tokenizer):
     """A fresh tiny LlamaForCausalLM (seeded random weights) per test."""
     return build_tiny_model(tiny_tokenizer)
+
+
+SERVE_TINY = ["model.device=cpu", "model.dtype=fp32", "generate.batch_size=4", "port=0"]
+
+
+@contextmanager
+def real_server(model_dir, *overrides: str):
+    """A real uvicorn server (the CLI's loader) on 127.0.0.1 and a free port, for ``ServeConfig`` overrides
+    (``max_notes=3``, ``review_db=...``); ``model_dir`` None keeps the default model. Yields ``(url, cfg)``;
+    leaving the block stops it, as Ctrl-C would."""
+    from cancerllm.config import load_config
+    from cancerllm.serve.app import create_app
+    from cancerllm.serve.server import ServeConfig, predictor_factory, start_in_thread
+
+    model = [f"model.path={model_dir}"] if model_dir is not None else []
+    cfg = load_config(ServeConfig, overrides=[*model, *SERVE_TINY, *overrides])
+    server, url = start_in_thread(create_app(predictor_factory(cfg), cfg), port=0)
+    try:
+        yield url, cfg
+    finally:
+        server.should_exit = True
+        server.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def running_server():
+    """``with running_server(model_dir, "max_notes=3") as (url, cfg):`` a real server with those settings."""
+    return real_server

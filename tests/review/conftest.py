@@ -7,6 +7,7 @@ from contextlib import contextmanager
 import pytest
 
 from cancerllm.data.schema import Mention, Prediction
+from tests.conftest import real_server
 
 # Emoji and a mathematical letter before the mentions: one code point each in Python, two UTF-16 units in JS.
 NOTE = "Pt 🩺 seen. 𝐀ssessment: invasive ductal carcinoma, left breast, pT2 N0 M0. No 😀 distant metastasis."
@@ -41,21 +42,10 @@ def record() -> Prediction:
 def review_server(model_dir, db_path, *overrides: str):
     """A real uvicorn server (tiny model, loopback, free port) with the review routes on ``db_path``; yields its url.
 
-    Same loader as ``cancerllm serve`` (see tests/serve/conftest.py); leaving the block stops it, as Ctrl-C would.
+    Same loader as ``cancerllm serve`` (``tests.conftest.real_server``); leaving the block stops it, as Ctrl-C would.
     """
-    from cancerllm.config import load_config
-    from cancerllm.serve.app import create_app
-    from cancerllm.serve.server import ServeConfig, predictor_factory, start_in_thread
-
-    cfg = load_config(ServeConfig, overrides=[f"model.path={model_dir}", "model.device=cpu", "model.dtype=fp32",
-                                              "generate.max_new_tokens=8", "port=0", f"review_db={db_path}",
-                                              *overrides])
-    server, url = start_in_thread(create_app(predictor_factory(cfg), cfg), port=0)
-    try:
+    with real_server(model_dir, "generate.max_new_tokens=8", f"review_db={db_path}", *overrides) as (url, _cfg):
         yield url
-    finally:
-        server.should_exit = True
-        server.thread.join(timeout=30)
 
 
 # The SFT settings tests/train/test_sft.py uses for the tiny model: one step, completion-only loss, fp32.

@@ -114,16 +114,10 @@ def test_app_cli_serve_verb_is_registered():
     assert res.exit_code == 2 and "port: got 70000" in res.output
 
 
-def test_app_without_a_trained_run_serves_grounded_rule_extraction(tmp_path, monkeypatch):
+def test_app_without_a_trained_run_serves_grounded_rule_extraction(tmp_path, monkeypatch, running_server):
     """`cancerllm serve` on a fresh install (no run, the embedded base model) answers with grounded mentions."""
     monkeypatch.setenv("CANCERLLM_CACHE", str(tmp_path))  # a fresh install: no `make model` labeller either
-    from cancerllm.config import load_config
-    from cancerllm.serve.app import create_app
-    from cancerllm.serve.server import ServeConfig, predictor_factory, start_in_thread
-
-    cfg = load_config(ServeConfig, overrides=["port=0"])
-    server, url = start_in_thread(create_app(predictor_factory(cfg), cfg), port=0)
-    try:
+    with running_server(None) as (url, _cfg):
         text = "Left breast: invasive lobular carcinoma, 1.4 cm, pT1c pN0. ER positive. No lymphovascular invasion."
         r = httpx.post(f"{url}/extract", json={"notes": [{"id": "a", "text": text}]}, timeout=60)
         assert r.status_code == 200, r.text
@@ -132,6 +126,3 @@ def test_app_without_a_trained_run_serves_grounded_rule_extraction(tmp_path, mon
         assert rec["labels"]["m_stage"] is None  # nothing states M and no labeller: never guessed
         assert {m["type"] for m in rec["mentions"]} >= {"histology", "stage_t", "stage_n", "biomarker"}
         assert all(text[m["start"]:m["end"]] == m["text"] for m in rec["mentions"])
-    finally:
-        server.should_exit = True
-        server.thread.join(timeout=30)

@@ -35,9 +35,9 @@ from pydantic import BaseModel, ValidationError
 from cancerllm.data.schema import Note
 from cancerllm.errors import DataFormatError, ResourceError
 
-__all__ = ["NOTE_SUFFIXES", "Read", "convert_records", "count_records", "dumps_record", "iter_jsonl",
-           "iter_jsonl_dicts", "iter_notes", "note_files", "read_jsonl", "read_notes", "read_notes_reporting",
-           "write_jsonl"]
+__all__ = ["CORPUS_SPLITS", "NOTE_SUFFIXES", "Read", "convert_records", "convert_split", "count_records",
+           "dumps_record", "iter_jsonl", "iter_jsonl_dicts", "iter_notes", "note_files", "read_jsonl", "read_notes",
+           "read_notes_reporting", "write_jsonl"]
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,28 @@ def convert_records(path: Path, convert: Callable[[dict[str, Any]], Any],
                 raise
             errors.append(err)
     return out
+
+
+CORPUS_SPLITS = ("train", "dev", "test", "all")
+"""The splits :func:`convert_split` reads (``all`` = the three in order)."""
+
+
+def convert_split(dataset: str, split: str, convert: Callable[[dict[str, Any]], Any], *, name: str,
+                  root: str | Path | None = None, errors: list[DataFormatError] | None = None) -> list[Any]:
+    """:func:`convert_records` over one split (``train`` / ``dev`` / ``test``) of a shared corpus folder, or ``all``
+    three, in that order (the BioNLP13CG and Chia converters); ``name`` is the corpus in error messages.
+
+    Raises:
+        ConfigError: unknown split. ResourceError: data not found. DataFormatError: a bad record (without ``errors``).
+    """
+    from cancerllm.data.paths import dataset_dir
+    from cancerllm.errors import ConfigError
+
+    if split not in CORPUS_SPLITS:
+        raise ConfigError(f"--split: got {split!r}, expected one of {list(CORPUS_SPLITS)} for {name}")
+    folder = dataset_dir(dataset, root)
+    parts = ("train", "dev", "test") if split == "all" else (split,)
+    return [n for part in parts for n in convert_records(folder / f"{part}.jsonl", convert, errors)]
 
 
 def _validation_error(err: ValidationError, path: Path, line: int, doc_id: str | None) -> DataFormatError:

@@ -19,15 +19,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from cancerllm.data.io import convert_records
-from cancerllm.data.paths import dataset_dir
+from cancerllm.data.io import CORPUS_SPLITS, convert_split
 from cancerllm.data.schema import Mention, Note
-from cancerllm.errors import ConfigError, DataFormatError
+from cancerllm.errors import DataFormatError
 
 __all__ = ["DATASET", "SPLITS", "load_bionlp", "note_from_record"]
 
 DATASET = "bionlp13cg_ner"
-SPLITS = ("train", "dev", "test", "all")
+SPLITS = CORPUS_SPLITS
 
 
 def note_from_record(rec: dict[str, Any]) -> Note:
@@ -61,8 +60,4 @@ def load_bionlp(split: str, root: str | Path | None = None,
     Raises:
         ConfigError: unknown split. ResourceError: data not found. DataFormatError: a bad record.
     """
-    if split not in SPLITS:
-        raise ConfigError(f"--split: got {split!r}, expected one of {list(SPLITS)} for bionlp13cg")
-    folder = dataset_dir(DATASET, root)
-    parts = ("train", "dev", "test") if split == "all" else (split,)
-    return [n for part in parts for n in convert_records(folder / f"{part}.jsonl", note_from_record, errors)]
+    return convert_split(DATASET, split, note_from_record, name="bionlp13cg", root=root, errors=errors)

@@ -40,17 +40,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from cancerllm.data.chunking import Chunk, chunk_text
-from cancerllm.data.io import convert_records
-from cancerllm.data.paths import dataset_dir
+from cancerllm.data.io import CORPUS_SPLITS, convert_split
 from cancerllm.data.schema import Group, Mention, Note, Relation
-from cancerllm.errors import ConfigError, DataFormatError
+from cancerllm.errors import DataFormatError
 from cancerllm.knowledge.trial import TRIAL_ENTITY_TYPES, assertion_of
 
 __all__ = ["DATASET", "EXTRA_FIELDS", "SPLITS", "criterion_chunks", "criterion_lines", "criterion_of", "load_chia",
            "note_from_record"]
 
 DATASET = "chia"
-SPLITS = ("train", "dev", "test", "all")  # the holdout split is not distributed
+SPLITS = CORPUS_SPLITS  # the holdout split is not distributed
 EXTRA_FIELDS = ("trial_id", "section", "criteria", "oncology_heuristic", "oncology_evidence", "source", "license")
 
 
@@ -169,8 +168,4 @@ def load_chia(split: str, root: str | Path | None = None, errors: list[DataForma
     Raises:
         ConfigError: unknown split. ResourceError: data not found. DataFormatError: a bad record.
     """
-    if split not in SPLITS:
-        raise ConfigError(f"--split: got {split!r}, expected one of {list(SPLITS)} for chia")
-    folder = dataset_dir(DATASET, root)
-    parts = ("train", "dev", "test") if split == "all" else (split,)
-    return [n for part in parts for n in convert_records(folder / f"{part}.jsonl", note_from_record, errors)]
+    return convert_split(DATASET, split, note_from_record, name="chia", root=root, errors=errors)

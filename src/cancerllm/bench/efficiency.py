@@ -39,13 +39,29 @@ from typing import Any, Literal
 
 from cancerllm.config import GenerateArgs, ModelArgs, save_config
 
-__all__ = ["BenchConfig", "measure_inference", "run"]
+__all__ = ["BenchConfig", "NamedOutput", "measure_inference", "run"]
 
 log = logging.getLogger("cancerllm.bench")
 
 
+class NamedOutput:
+    """For bench configs: ``out`` = ``out_root/name``, and the check that ``name`` is a plain folder name."""
+
+    name: str
+    out_root: str
+
+    def name_problems(self) -> list[str]:
+        if "/" in self.name or not self.name:
+            return [f"name: got {self.name!r}, expected a plain folder name (no '/')"]
+        return []
+
+    @property
+    def out(self) -> Path:
+        return Path(self.out_root) / self.name
+
+
 @dataclass
-class BenchConfig:
+class BenchConfig(NamedOutput):
     """``cancerllm bench`` settings; any field can be set as ``key=value`` or ``section.key=value``."""
 
     name: str = "default"
@@ -102,14 +118,7 @@ class BenchConfig:
             problems.append(f"threads: got {self.threads}, expected >= 1 or null (= all cores)")
         if self.train_seq_len < 8:
             problems.append(f"train_seq_len: got {self.train_seq_len}, expected >= 8 tokens")
-        problems += type_problems(self.types)
-        if "/" in self.name or not self.name:
-            problems.append(f"name: got {self.name!r}, expected a plain folder name (no '/')")
-        return problems
-
-    @property
-    def out(self) -> Path:
-        return Path(self.out_root) / self.name
+        return problems + type_problems(self.types) + self.name_problems()
 
 
 def _notes(cfg: BenchConfig) -> tuple[list[Any], dict[str, Any]]:

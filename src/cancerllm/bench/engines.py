@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cancerllm.bench.efficiency import NamedOutput
 from cancerllm.config import GenerateArgs, ModelArgs, save_config
 
 __all__ = ["ENGINES", "STYLES", "EnginesConfig", "matmul_peak", "run", "task_score"]
@@ -50,7 +51,7 @@ _TYPES = ["stage_t", "stage_n", "stage_m"]
 
 
 @dataclass
-class EnginesConfig:
+class EnginesConfig(NamedOutput):
     """``cancerllm bench --engines ... --styles ...`` settings (any field also as ``key=value``)."""
 
     name: str = "engines"
@@ -92,13 +93,7 @@ class EnginesConfig:
         for key in ("n_notes", "threads", "timeout_s", "n_boot"):
             if getattr(self, key) < 1:
                 problems.append(f"{key}: got {getattr(self, key)}, expected >= 1")
-        if "/" in self.name or not self.name:
-            problems.append(f"name: got {self.name!r}, expected a plain folder name (no '/')")
-        return problems
-
-    @property
-    def out(self) -> Path:
-        return Path(self.out_root) / self.name
+        return problems + self.name_problems()
 
 
 # ------------------------------------------------------------------------------------------------ pure helpers

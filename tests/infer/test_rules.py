@@ -83,11 +83,13 @@ def test_labels_model_adds_calibrated_inferred_labels(tmp_path, monkeypatch):
     import shutil
 
     monkeypatch.setenv("CANCERLLM_CACHE", str(tmp_path / "cache"))
-    shutil.copytree(tmp_path / "cls", tmp_path / "cache" / "classify" / "default")
     src = write_jsonl([Note(id="x", text=NOTE)], tmp_path / "one.jsonl")
-    run(ExtractConfig(input=str(src), out=str(tmp_path / "out"), method="auto"))
+    run(ExtractConfig(input=str(src), out=str(tmp_path / "out"), method="auto"))  # before `make model`
+    shutil.copytree(tmp_path / "cls", tmp_path / "cache" / "classify" / "default")
+    run(ExtractConfig(input=str(src), out=str(tmp_path / "out"), method="auto"))  # same --out, now labelled
     got = json.loads((tmp_path / "out" / "predictions.jsonl").read_text(encoding="utf-8"))
     assert got["labels"]["cancer_type"] and got["meta"]["labels_model"].endswith("default")
+    assert (tmp_path / "out" / "predictions.jsonl.prev").is_file()  # the unlabelled record was moved aside
 
 
 def test_missing_labels_folder_is_a_clear_error(tmp_path):

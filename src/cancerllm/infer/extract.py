@@ -104,6 +104,13 @@ def default_labels() -> Path:
     return cache_root() / "classify" / "default"
 
 
+def resolved_labels(cfg: ExtractConfig) -> str | None:
+    """The classify folder the rules method labels with: ``cfg.labels``, else ``make model``'s default when built."""
+    if cfg.labels is not None or resolved_method(cfg) != "rules":
+        return cfg.labels
+    return str(default_labels()) if (default_labels() / "model.joblib").is_file() else None
+
+
 def load_predictor(cfg: ExtractConfig) -> Any:
     """Load the model (base + adapters of ``cfg.run``) and build a Predictor (or the rule extractor)."""
     from cancerllm.infer.predictor import Predictor
@@ -111,9 +118,7 @@ def load_predictor(cfg: ExtractConfig) -> Any:
     if resolved_method(cfg) == "rules":
         from cancerllm.infer.rules import RulePredictor
 
-        labels = cfg.labels
-        if labels is None and (default_labels() / "model.joblib").is_file():
-            labels = str(default_labels())
+        labels = resolved_labels(cfg)
         log.info("method rules: grounded knowledge extractor%s", f", document labels from {labels}" if labels else
                  " (no labels model: T/N/M only where stated; `make model` builds one, or give --labels)")
         if cfg.method == "auto":
@@ -200,7 +205,8 @@ def _fingerprint(cfg: ExtractConfig) -> dict[str, Any]:
     settings = {k: v for k, v in to_dict(cfg).items() if k not in _RESUME_FREE}
     settings["method"] = resolved_method(cfg)  # `auto` and what it resolves to are the same run
     files = hashlib.sha256()
-    for root in (cfg.run, cfg.model.path, cfg.model.adapter, cfg.index, cfg.labels):
+    settings["labels"] = resolved_labels(cfg)  # a labeller built by `make model` since the last run is another run
+    for root in (cfg.run, cfg.model.path, cfg.model.adapter, cfg.index, settings["labels"]):
         p = Path(root) if root else None
         if p is None or not p.exists():
             continue

@@ -38,7 +38,8 @@ def test_mentions_are_grounded_typed_and_asserted():
     assertions = {m.text: m.assertion for m in by["histology"]}
     assert assertions["Invasive ductal carcinoma"] == "present"
     assert assertions["melanoma"] == "historical"
-    family = [m for m in by["histology"] if m.start > NOTE.index("Mother")]
+    # "ovarian carcinoma" names a diagnosis (site + histology): a cancer_diagnosis mention, the mother's.
+    family = [m for m in by["cancer_diagnosis"] if m.start > NOTE.index("Mother")]
     assert family and all(m.assertion == "family" for m in family)
     residual = [m for m in by["histology"] if NOTE.index("No residual") < m.start < NOTE.index("History")]
     assert residual and all(m.assertion == "negated" for m in residual)

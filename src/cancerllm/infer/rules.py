@@ -32,6 +32,7 @@ from typing import Any
 
 from cancerllm.data.schema import Mention, Note, Prediction
 from cancerllm.infer.generate import GenerationStats
+from cancerllm.infer.relations import link_relations
 from cancerllm.knowledge.phenotypes import ENTITY_TYPES
 
 __all__ = ["RULE_TYPES", "RulePredictor", "assertion_at", "find_mentions"]
@@ -78,26 +79,78 @@ _GRADE = re.compile(
 _STAGE_GROUP = re.compile(r"\b(?:(?:AJCC|FIGO|pathologic(?:al)?|clinical)\s+)?stage\s*:?\s*"
                           r"(?:0|I{1,3}V?|IV)[ABC]?[12]?\b(?![-/]?[a-z])", _I)
 
-_MARKER = (r"ER|PR|HER-?2(?:/neu)?|Ki-?67|PD-?L1|EGFR|KRAS|ALK|BRAF|MSI|MMR|PSA|CEA|CA[- ]?125|"
+_MARKER = (r"ER|PR|HER-?2(?:/neu)?|Ki-?67|PD-?L1|EGFR|KRAS|NRAS|ALK|BRAF|MSI|MMR|PSA|CEA|CA[- ]?125|"
            r"estrogen\s+receptor|progesterone\s+receptor")
-_RESULT = (r"(?:positive|negative|equivocal|not\s+amplified|amplified|mutated|wild[- ]type|(?:MSI-)?high|stable"
-           r"|intact|lost|\d+(?:\.\d+)?\s*%|[0-3]\+|(?:TPS|CPS)\s*:?\s*\d+(?:\.\d+)?\s*%?)")
-_BIOMARKER = re.compile(rf"\b({_MARKER})\b(?:\s*(?:\(IHC\)|status|receptor|expression|testing))?\s*(?::|-|is|was)?"
-                        rf"\s*({_RESULT})", _I)
+# Results: calls, percentages, IHC scores, PD-L1 scores and named variants ("G12C", "V600E", "exon 19 deletion").
+_RESULT = (r"(?:positive|negative|equivocal|not\s+amplified|amplified|wild[- ]type|(?:MSI-)?high|stable|intact|lost"
+           r"|rearrange(?:d|ment(?:\s+detected)?)|fusion(?:\s+positive)?|not\s+detected|detected"
+           r"|(?:[A-Z]\d{2,4}[A-Z]|exon\s+\d+\s+(?:deletion|insertion|skipping))(?:\s+mutat(?:ed|ion))?|mutated"
+           r"|\d+(?:\.\d+)?\s*%|[0-3]\+|0\b(?!\.\d)"
+           r"|(?:TPS|CPS|tumou?r\s+proportion\s+score|combined\s+positive\s+score)\s*:?\s*\d+(?:\.\d+)?\s*%?)")
+_BIOMARKER = re.compile(rf"\b({_MARKER})\b(?:\s*(?:\(IHC\)|\([\w-]+\)|status|receptor|expression|testing"
+                        rf"|proliferation\s+index))?\s*(?::|-|is|was)?\s*({_RESULT})", _I)
+# "ER+", "PR-" (receptor shorthand) and microsatellite status written as words ("MSI-H", "MSS").
+_SIGNED = re.compile(r"\b(ER|PR|HER-?2)([+-])(?=[\s,.;)]|$)", _I)
+_MSI_WORDS = re.compile(r"\b(?:MSI-H|MSS|microsatellite\s+(?:stable|instability[- ]high|unstable))\b", _I)
 
-_TREATMENT = {
-    "surgery": r"lumpectomy|(?:radical\s+|modified\s+radical\s+|simple\s+)?mastectomy|lobectomy|pneumonectomy"
-               r"|(?:radical\s+|partial\s+)?nephrectomy|(?:radical\s+)?prostatectomy|(?:hemi|sigmoid\s+)?colectomy"
-               r"|(?:total\s+)?(?:abdominal\s+)?hysterectomy|gastrectomy|esophagectomy|whipple|pancreatoduodenectomy"
-               r"|cystectomy|thyroidectomy|wide\s+local\s+excision|orchiectomy|oophorectomy",
-    "chemotherapy": r"chemotherapy|carboplatin|cisplatin|paclitaxel|docetaxel|doxorubicin|cyclophosphamide"
-                    r"|gemcitabine|5-?FU|fluorouracil|capecitabine|oxaliplatin|FOLFOX|FOLFIRI|temozolomide|pemetrexed",
-    "radiation": r"(?:adjuvant\s+|whole[- ]breast\s+)?(?:radiation(?:\s+therapy)?|radiotherapy|XRT|SBRT)",
-    "hormonal": r"tamoxifen|letrozole|anastrozole|exemestane|fulvestrant|leuprolide|enzalutamide|abiraterone",
-    "targeted": r"trastuzumab|pertuzumab|bevacizumab|cetuximab|osimertinib|erlotinib|imatinib|crizotinib|olaparib",
-    "immunotherapy": r"pembrolizumab|nivolumab|atezolizumab|durvalumab|ipilimumab|immunotherapy",
+# Diagnosis names (site-anchored), most specific first; bare histologies ("melanoma", "adenocarcinoma") stay histology.
+_ORGAN = (r"breast|prostate|(?:non-?small|small)[- ]cell\s+lung|squamous\s+cell\s+lung|lung|colon|colorectal|rectal"
+          r"|bladder|kidney|renal|gastric|stomach|pancreatic|ovarian|endometrial|uterine|cervical|esophageal"
+          r"|oesophageal|(?:papillary\s+|follicular\s+|anaplastic\s+)?thyroid|liver|head\s+and\s+neck|oropharyngeal"
+          r"|laryngeal|oral|skin|brain|testicular|anal|vulvar|gallbladder")
+_DIAGNOSIS = re.compile(
+    rf"\b(?:(?:{_ORGAN})\s+(?:cancer|(?:adeno)?carcinoma)"
+    r"|(?:urothelial\s+|squamous\s+cell\s+)?carcinoma\s+of\s+the\s+(?:breast|prostate|cervix|lung|colon|rectum|bladder"
+    r"|stomach|pancreas|ovary|endometrium|esophagus|thyroid|kidney|tongue|larynx)"
+    r"|NSCLC|SCLC|CRC|HCC|RCC|HNSCC|PDAC|TNBC|GBM|DLBCL|(?:malignant|cutaneous)\s+melanoma|soft\s+tissue\s+sarcoma)\b",
+    _I)
+# Diagnosis word -> TCGA project, only where the word names one project (NSCLC, CRC, RCC name several: no value).
+_DIAGNOSIS_CODES = (("LUSC", r"squamous\s+cell\s+lung|lung\s+squamous"), ("LUAD", r"lung\s+adenocarcinoma"),
+                    ("BRCA", r"breast|TNBC"), ("PRAD", r"prostat"), ("COAD", r"colon"), ("READ", r"\brect"),
+                    ("BLCA", r"bladder"), ("STAD", r"gastric|stomach"), ("PAAD", r"pancrea|PDAC"), ("OV", r"ovar"),
+                    ("UCEC", r"endometri|uterine"), ("CESC", r"cervi"), ("ESCA", r"o?esophag"), ("THCA", r"thyroid"),
+                    ("LIHC", r"liver|HCC"), ("HNSC", r"head\s+and\s+neck|oropharyn|laryn|oral|tongue|HNSCC"),
+                    ("SKCM", r"melanoma"), ("GBM", r"GBM"), ("DLBC", r"DLBCL"), ("SARC", r"sarcoma"))
+
+# Treatments. Drug names per category; a regimen written with "/" ("carboplatin/paclitaxel", "dabrafenib/trametinib")
+# or a chemotherapy doublet with "and" ("carboplatin and pemetrexed") is one mention, filed under its first drug.
+_DRUGS = {
+    "chemotherapy": r"carboplatin|cisplatin|paclitaxel|nab-paclitaxel|docetaxel|doxorubicin|cyclophosphamide|etoposide"
+                    r"|gemcitabine|5-?FU|fluorouracil|capecitabine|oxaliplatin|irinotecan|pemetrexed|temozolomide"
+                    r"|FOLFOX|mFOLFOX6|FOLFIRI|(?:modified\s+)?FOLFIRINOX|FLOT|CAPOX|XELOX|ABVD|R-CHOP",
+    "hormonal": r"tamoxifen|letrozole|anastrozole|exemestane|fulvestrant|aromatase\s+inhibitor|leuprolide|goserelin"
+                r"|enzalutamide|abiraterone|apalutamide|darolutamide|bicalutamide|androgen\s+deprivation\s+therapy|ADT",
+    "targeted": r"trastuzumab|pertuzumab|ado-trastuzumab\s+emtansine|T-DM1|lapatinib|neratinib|tucatinib|bevacizumab"
+                r"|cetuximab|panitumumab|osimertinib|erlotinib|gefitinib|afatinib|dacomitinib|amivantamab|crizotinib"
+                r"|alectinib|brigatinib|lorlatinib|ceritinib|sotorasib|adagrasib|dabrafenib|trametinib|vemurafenib"
+                r"|encorafenib|cobimetinib|binimetinib|imatinib|sunitinib|sorafenib|lenvatinib|cabozantinib|pazopanib"
+                r"|axitinib|regorafenib|palbociclib|ribociclib|abemaciclib|olaparib|niraparib|rucaparib",
+    "immunotherapy": r"pembrolizumab|nivolumab|atezolizumab|durvalumab|ipilimumab|dostarlimab|cemiplimab|avelumab",
 }
-_TREATMENTS = [(cat, re.compile(rf"\b(?:{p})\b", _I)) for cat, p in _TREATMENT.items()]
+_ANY_DRUG = "|".join(_DRUGS.values())
+_REGIMENS = (re.compile(rf"\b(?:{_DRUGS['chemotherapy']})\s+(?:and|plus)\s+(?:{_DRUGS['chemotherapy']})\b", _I),
+             re.compile(rf"\b(?:{_ANY_DRUG})(?:\s*/\s*(?:{_ANY_DRUG}))*\b", _I))
+_PROCEDURES = {
+    "surgery": r"(?:(?:total|partial|radical|modified\s+radical|simple|robotic|laparoscopic|VATS|sleeve)\s+)?"
+               r"(?:lumpectomy|mastectomy|lobectomy|pneumonectomy|nephrectomy|prostatectomy|(?:hemi|sigmoid\s+)?colectomy"
+               r"|(?:abdominal\s+)?hysterectomy(?:\s+with\s+BSO)?|gastrectomy|esophagectomy|hepatectomy|whipple"
+               r"|pancreat(?:ic)?o?duodenectomy|cystectomy|thyroidectomy|wide\s+local\s+excision|orchiectomy"
+               r"|oophorectomy|neck\s+dissection|low\s+anterior\s+resection|sentinel\s+lymph\s+node\s+biopsy"
+               r"|transurethral\s+resection(?:\s+of\s+(?:the\s+)?bladder\s+tumou?r)?|TURBT|lymphadenectomy)",
+    "chemotherapy": r"(?:(?:adjuvant|neoadjuvant|systemic|palliative)\s+)?chemotherapy",
+    "radiation": r"(?:(?:adjuvant|neoadjuvant|definitive|palliative|concurrent|whole[- ]breast|external\s+beam"
+                 r"|stereotactic\s+body|vaginal(?:\s+cuff)?)\s+)?(?:radiation(?:\s+therapy)?|radiotherapy"
+                 r"|chemoradiation|chemoradiotherapy|brachytherapy|XRT|SBRT|EBRT|IMRT|radioactive\s+iodine)",
+    "immunotherapy": r"immunotherapy",
+}
+_TREATMENTS = [(cat, re.compile(rf"\b(?:{p})\b", _I)) for cat, p in _PROCEDURES.items()]
+
+
+def _drug_category(surface: str) -> str:
+    """The category of a regimen's first drug ("carboplatin/paclitaxel" -> chemotherapy)."""
+    first = re.split(r"\s*/\s*|\s+(?:and|plus)\s+", surface)[0]
+    return next((cat for cat, p in _DRUGS.items() if re.fullmatch(p, first, _I)), "targeted")
+
 
 # Assertion cues, read backwards from a mention to the start of its sentence (at most _WINDOW characters).
 _CUES = (
@@ -114,7 +167,7 @@ _SENTENCE_END = re.compile(r"[.;:\n]\s|\n")
 # Types whose result words are values, not assertions ("ER negative" is a present biomarker).
 _NEVER_NEGATED = {"biomarker", "stage_t", "stage_n", "stage_m", "stage_group", "tumor_size", "grade", "laterality"}
 
-RULE_TYPES = ("histology", "primary_site", "laterality", "grade", "stage_t", "stage_n", "stage_m", "stage_group",
+RULE_TYPES = ("cancer_diagnosis", "histology", "primary_site", "laterality", "grade", "stage_t", "stage_n", "stage_m", "stage_group",
               "tumor_size", "biomarker", "treatment")
 """The entity types this extractor can find (a subset of :data:`~cancerllm.knowledge.phenotypes.ENTITY_TYPES`)."""
 
@@ -172,7 +225,12 @@ def find_mentions(text: str, types: Sequence[str] | None = None) -> list[Mention
     scan("biomarker", _BIOMARKER, lambda m: f"{_marker_name(m.group(1))}: {' '.join(m.group(2).split())}")
     scan("stage_group", _STAGE_GROUP)
     scan("grade", _GRADE)
+    scan("biomarker", _SIGNED, lambda m: f"{_marker_name(m.group(1))}: {'positive' if m.group(2) == '+' else 'negative'}")
+    scan("biomarker", _MSI_WORDS, lambda m: "MSI: stable" if re.search("stable|MSS", m.group(), _I) else "MSI: high")
+    scan("cancer_diagnosis", _DIAGNOSIS, lambda m: _diagnosis_code(m.group()))
     scan("histology", _HISTOLOGY, lambda m: " ".join(m.group().lower().split()))
+    for rx in _REGIMENS:
+        scan("treatment", rx, lambda m: _treatment_value(_drug_category(m.group()), m.group()))
     for cat, rx in _TREATMENTS:
         scan("treatment", rx, lambda m, cat=cat: _treatment_value(cat, m.group()))
     scan("primary_site", _SITE, lambda m: " ".join(m.group().lower().split()))
@@ -189,6 +247,11 @@ def find_mentions(text: str, types: Sequence[str] | None = None) -> list[Mention
     found.sort(key=lambda f: (f[1], f[2]))
     return [Mention(type=t, text=text[s:e], start=s, end=e, assertion=assertion_at(text, s, t),
                     value=v if v is not None else normalize_value(t, text[s:e])) for t, s, e, v in found]
+
+
+def _diagnosis_code(surface: str) -> str | None:
+    """The TCGA project a diagnosis name points at, or None when it names several ("NSCLC", "RCC")."""
+    return next((code for code, p in _DIAGNOSIS_CODES if re.search(p, surface, _I)), None)
 
 
 def _marker_name(raw: str) -> str:
@@ -255,7 +318,11 @@ class RulePredictor:
             diagnosis = _diagnosis(note.text, labels.get("cancer_type"))
         errors = [] if task != "diagnosis" or diagnosis else [("diagnosis: no cancer type found in the note and no "
                                                               "--labels model given; nothing was guessed")]
-        return Prediction(id=note.id, task=task, mentions=[] if task == "diagnosis" else mentions, labels=labels,
+        if task == "diagnosis":
+            mentions = []
+        # Treats / Indicated_by between the mentions just found (see cancerllm.infer.relations).
+        relations = link_relations(mentions, note.text)
+        return Prediction(id=note.id, task=task, mentions=mentions, relations=relations, labels=labels,
                           diagnosis=diagnosis, errors=errors,
                           meta={"method": "rules", "labels_model": self.labels_dir, "label_sources": sources})
 

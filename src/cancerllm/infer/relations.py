@@ -69,6 +69,7 @@ def link_relations(mentions: Sequence[Mention], text: str | None = None) -> list
     past = [(i, m) for i, m in enumerate(mentions) if m.type == "cancer_diagnosis" and m.assertion == "historical"
             and i not in cancers and m.start is not None]
     markers = [(i, m) for i, m in enumerate(mentions) if m.type == "biomarker" and m.assertion == "present"]
+    cancer = " ".join(f"{mentions[i].text} {mentions[i].value or ''}" for i in cancers)  # scopes drug labels
     out: list[Relation] = []
     for h, m in enumerate(mentions):
         if m.type != "treatment" or m.assertion not in _GIVEN:
@@ -80,5 +81,5 @@ def link_relations(mentions: Sequence[Mention], text: str | None = None) -> list
             tails = [i for i, d in past if s <= d.start < e] or cancers
         out += [Relation(type="Treats", head=h, tail=t) for t in tails]
         drug = f"{m.value or ''} {m.text}"
-        out += [Relation(type="Indicated_by", head=h, tail=t) for t, b in markers if b.value and indicates(drug, b.value)]
+        out += [Relation(type="Indicated_by", head=h, tail=t) for t, b in markers if b.value and indicates(drug, b.value, cancer)]
     return out

@@ -94,12 +94,14 @@ _SIGNED = re.compile(r"\b(ER|PR|HER-?2)([+-])(?=[\s,.;)]|$)", _I)
 _MSI_WORDS = re.compile(r"\b(?:MSI-H|MSS|microsatellite\s+(?:stable|instability[- ]high|unstable))\b", _I)
 
 # Diagnosis names (site-anchored), most specific first; bare histologies ("melanoma", "adenocarcinoma") stay histology.
-_ORGAN = (r"breast|prostate|(?:non-?small|small)[- ]cell\s+lung|squamous\s+cell\s+lung|lung|colon|colorectal|rectal"
-          r"|bladder|kidney|renal|gastric|stomach|pancreatic|ovarian|endometrial|uterine|cervical|esophageal"
-          r"|oesophageal|(?:papillary\s+|follicular\s+|anaplastic\s+)?thyroid|liver|head\s+and\s+neck|oropharyngeal"
-          r"|laryngeal|oral|skin|brain|testicular|anal|vulvar|gallbladder")
+# "<organ> carcinoma" only where it is not a histology name ("renal cell carcinoma", "papillary thyroid carcinoma").
+_CARCINOMA_ORGAN = (r"breast|prostate|lung|colon|rectal|bladder|gastric|pancreatic|ovarian|endometrial|cervical"
+                    r"|o?esophageal")
+_ORGAN = (rf"{_CARCINOMA_ORGAN}|(?:non-?small|small)[- ]cell\s+lung|squamous\s+cell\s+lung|colorectal|kidney|renal"
+          r"|stomach|uterine|(?:papillary\s+|follicular\s+|anaplastic\s+|medullary\s+)?thyroid|liver"
+          r"|head\s+and\s+neck|oropharyngeal|laryngeal|oral|skin|brain|testicular|anal|vulvar|gallbladder")
 _DIAGNOSIS = re.compile(
-    rf"\b(?:(?:{_ORGAN})\s+(?:cancer|(?:adeno)?carcinoma)"
+    rf"\b(?:(?:{_ORGAN})\s+cancer|(?:{_CARCINOMA_ORGAN})\s+(?:adeno)?carcinoma"
     r"|(?:urothelial\s+|squamous\s+cell\s+)?carcinoma\s+of\s+the\s+(?:breast|prostate|cervix|lung|colon|rectum|bladder"
     r"|stomach|pancreas|ovary|endometrium|esophagus|thyroid|kidney|tongue|larynx)"
     r"|NSCLC|SCLC|CRC|HCC|RCC|HNSCC|PDAC|TNBC|GBM|DLBCL|(?:malignant|cutaneous)\s+melanoma|soft\s+tissue\s+sarcoma)\b",
@@ -128,8 +130,11 @@ _DRUGS = {
     "immunotherapy": r"pembrolizumab|nivolumab|atezolizumab|durvalumab|ipilimumab|dostarlimab|cemiplimab|avelumab",
 }
 _ANY_DRUG = "|".join(_DRUGS.values())
-_REGIMENS = (re.compile(rf"\b(?:{_DRUGS['chemotherapy']})\s+(?:and|plus)\s+(?:{_DRUGS['chemotherapy']})\b", _I),
-             re.compile(rf"\b(?:{_ANY_DRUG})(?:\s*/\s*(?:{_ANY_DRUG}))*\b", _I))
+_TIMING = r"(?:(?:adjuvant|neoadjuvant|perioperative|induction|maintenance)\s+)?"
+_BRAND = r"(?:\s+\((?-i:[A-Z][a-z]+)\))?"  # "trastuzumab (Herceptin)": the brand name belongs to the mention
+_REGIMENS = (re.compile(rf"\b{_TIMING}(?:{_DRUGS['chemotherapy']})\s+(?:and|plus)\s+(?:{_DRUGS['chemotherapy']})\b",
+                        _I),
+             re.compile(rf"\b{_TIMING}(?:{_ANY_DRUG})(?:\s*/\s*(?:{_ANY_DRUG}))*\b{_BRAND}", _I))
 _PROCEDURES = {
     "surgery": r"(?:(?:total|partial|radical|modified\s+radical|simple|robotic|laparoscopic|VATS|sleeve)\s+)?"
                r"(?:lumpectomy|mastectomy|lobectomy|pneumonectomy|nephrectomy|prostatectomy|(?:hemi|sigmoid\s+)?colectomy"
@@ -140,8 +145,8 @@ _PROCEDURES = {
     "chemotherapy": r"(?:(?:adjuvant|neoadjuvant|systemic|palliative)\s+)?chemotherapy",
     "radiation": r"(?:(?:adjuvant|neoadjuvant|definitive|palliative|concurrent|whole[- ]breast|external\s+beam"
                  r"|stereotactic\s+body|vaginal(?:\s+cuff)?)\s+)?(?:radiation(?:\s+therapy)?|radiotherapy"
-                 r"|chemoradiation|chemoradiotherapy|brachytherapy|XRT|SBRT|EBRT|IMRT|radioactive\s+iodine)",
-    "immunotherapy": r"immunotherapy",
+                 r"|chemoradiation|chemoradiotherapy|brachytherapy|XRT|SBRT|EBRT|IMRT|ISRT|radioactive\s+iodine)",
+    "immunotherapy": r"(?:intravesical\s+)?BCG|immunotherapy",
 }
 _TREATMENTS = [(cat, re.compile(rf"\b(?:{p})\b", _I)) for cat, p in _PROCEDURES.items()]
 

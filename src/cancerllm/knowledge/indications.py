@@ -6,6 +6,11 @@ cetuximab and panitumumab for RAS wild-type colorectal cancer, osimertinib for E
 inhibitor for hormone-receptor (ER and/or PR) positive breast cancer. A drug with several gated indications lists
 each (pembrolizumab: MSI-high / dMMR tumours, or PD-L1 expressing NSCLC).
 
+Some requirements hold for some cancers only (``scope``): pembrolizumab needs PD-L1 expression in NSCLC, head and
+neck, cervical, gastric / oesophageal and triple-negative breast cancer, not in melanoma or kidney cancer; nivolumab
+needs MSI-high / dMMR only in colorectal cancer (its gastric, melanoma, lung and kidney labels need no biomarker).
+A scoped requirement applies only when the note's cancer is known to be in scope.
+
 A biomarker satisfies a requirement only when its *result* does: "HER2 negative", "HER2 2+" (equivocal, needs ISH),
 "ER 0%" or "KRAS G12D" never indicate the drug that needs the opposite, so a negative result is never a tail.
 
@@ -15,6 +20,9 @@ Example:
     >>> indicates("targeted: cetuximab", "KRAS: wild-type"), indicates("targeted: cetuximab", "KRAS: G12D")
     (True, False)
     >>> indicates("hormonal: letrozole", "PR: 80%"), indicates("targeted: trastuzumab", "HER2: 2+")
+    (True, False)
+    >>> indicates("pembrolizumab", "PD-L1: TPS 50%", cancer="NSCLC"), indicates("pembrolizumab", "PD-L1: CPS 10",
+    ...                                                                          cancer="melanoma SKCM")
     (True, False)
 """
 
@@ -35,6 +43,8 @@ class Requirement:
 
     marker: str
     need: str
+    scope: str | None = None
+    """A regex over the note's cancer (diagnosis texts and codes) that must match; None = any cancer."""
 
 
 _HER2 = (Requirement("HER2", "positive"),)
@@ -45,6 +55,9 @@ _RAS_WT = (Requirement("KRAS", "wild-type"),)
 _G12C = (Requirement("KRAS", "G12C"),)
 _V600 = (Requirement("BRAF", "V600"),)
 _MSI = (Requirement("MSI", "high"), Requirement("MMR", "high"))  # MSI-high or mismatch-repair deficient
+_CRC = r"colo|rect|\bCRC\b|COAD|READ"
+_PDL1_PEMBRO = (r"lung|NSCLC|LUAD|LUSC|head\s+and\s+neck|HNSC|oropharyn|laryn|oral|cervi|CESC|gastric|stomach|STAD"
+                r"|o?esophag|ESCA|triple[- ]negative|TNBC")
 
 GATED_DRUGS: dict[str, tuple[Requirement, ...]] = {
     # HER2-directed (breast, gastric / GEJ): IHC 3+ or ISH amplified.
@@ -66,7 +79,8 @@ GATED_DRUGS: dict[str, tuple[Requirement, ...]] = {
     "vemurafenib": _V600, "dabrafenib": _V600, "encorafenib": _V600, "trametinib": _V600, "cobimetinib": _V600,
     "binimetinib": _V600,
     # Checkpoint inhibitors with a biomarker-gated label: MSI-high / dMMR (and PD-L1 for pembrolizumab in NSCLC).
-    "pembrolizumab": _MSI + (Requirement("PD-L1", "positive"),), "dostarlimab": _MSI, "nivolumab": _MSI,
+    "pembrolizumab": _MSI + (Requirement("PD-L1", "positive", _PDL1_PEMBRO),), "dostarlimab": _MSI,
+    "nivolumab": tuple(Requirement(r.marker, r.need, _CRC) for r in _MSI),
 }
 
 _DRUG_RX = re.compile(r"\b(" + "|".join(sorted(map(re.escape, GATED_DRUGS), key=len, reverse=True)) + r")\b", _I)
@@ -109,7 +123,12 @@ def satisfies(result: str, need: str) -> bool:
     return bool(_NEEDS[need].search(result)) and not _NEGATIVE.search(result)
 
 
-def indicates(treatment: str, biomarker_value: str) -> bool:
-    """Whether the biomarker value ('HER2: 3+') is a result some gated drug of ``treatment`` requires."""
+def indicates(treatment: str, biomarker_value: str, cancer: str = "") -> bool:
+    """Whether the biomarker value ('HER2: 3+') is a result some gated drug of ``treatment`` requires.
+
+    ``cancer`` is the note's cancer (its diagnosis texts and codes, e.g. "NSCLC LUAD"); a requirement with a
+    ``scope`` counts only when it matches.
+    """
     marker, _, result = biomarker_value.partition(":")
-    return any(r.marker == marker.strip() and satisfies(result, r.need) for r in requirements(treatment))
+    return any(r.marker == marker.strip() and satisfies(result, r.need)
+               and (r.scope is None or re.search(r.scope, cancer, _I)) for r in requirements(treatment))

@@ -19,11 +19,21 @@ def synth_cmd(
     out: Path = typer.Option(Path("out/data/synth.jsonl"), "--out", help="Output JSONL path."),
     typo_rate: float = typer.Option(0.0, "--typo-rate", help="Per-word typo probability in non-entity words."),
     long_rate: float = typer.Option(0.1, "--long-rate", help="Fraction of notes padded into long notes."),
+    relations: bool = typer.Option(False, "--relations", help="Add gold Treats / Indicated_by relations "
+                                   "(cancerllm.data.synth.relations); the notes themselves are unchanged."),
 ) -> None:
     """Generate synthetic oncology notes with exact gold spans, assertions and ICD-10-CM diagnoses."""
     from cancerllm.data.synth import write_synth
 
-    path = write_synth(n=n, seed=seed, out=out, typo_rate=typo_rate, long_rate=long_rate)
+    if relations:
+        from cancerllm.data.io import write_jsonl
+        from cancerllm.data.synth import synthesize
+        from cancerllm.data.synth.relations import with_relations
+
+        notes = with_relations(synthesize(n, seed, typo_rate=typo_rate, long_rate=long_rate))
+        path = write_jsonl(notes, out)
+    else:
+        path = write_synth(n=n, seed=seed, out=out, typo_rate=typo_rate, long_rate=long_rate)
     typer.echo(f"wrote {n} notes to {path}")
 
 

@@ -54,6 +54,8 @@ def evaluate_cmd(
     for t, p in m["paper"].items():
         if p.get("n_items"):
             typer.echo(f"paper {t}: average F1 {p['avg_f1']:.2f}")
+    for t, r in m.get("relations", {}).get("strict", {}).get("per_type", {}).items():
+        typer.echo(f"relation {t}: strict F1 {r['f1']:.3f} (P {r['precision']:.3f} R {r['recall']:.3f}, gold {r['gold']})")
     typer.echo(f"invalid lines {len(m['invalid_predictions'])}, missing {len(m['missing_predictions'])}; "
                f"wrote {out}/metrics.json, report.md, report.html")
 

@@ -50,8 +50,8 @@ def fmt_ci(value: float | None, ci: list[float] | None) -> str:
 
 def render_markdown(m: dict[str, Any], title: str = "Evaluation report") -> str:
     """The report body as markdown (also embedded in the HTML)."""
-    parts = [f"# {title}", "", f"pred: `{m.get('pred_file')}`  gold: `{m.get('gold_file')}`  task: {m.get('task')}  "
-             f"notes: {m['n_notes']}  bootstrap: {m.get('bootstrap')} (seed {m.get('seed')})", ""]
+    parts = [f"# {title}", "", (f"pred: `{m.get('pred_file')}`  gold: `{m.get('gold_file')}`  task: {m.get('task')}  "
+             f"notes: {m['n_notes']}  bootstrap: {m.get('bootstrap')} (seed {m.get('seed')})"), ""]
     rows = []
     for key, r in m["classification"].items():
         if r.get("not_predicted"):
@@ -79,8 +79,17 @@ def render_markdown(m: dict[str, Any], title: str = "Evaluation report") -> str:
         rows += [["micro", s["strict"]["micro"]["f1"], s["overlap"]["micro"]["f1"], s["strict"]["micro"]["gold"],
                   s["strict"]["micro"]["pred"]], ["macro", s["strict"]["macro"]["f1"], s["overlap"]["macro"]["f1"], "", ""]]
         parts += ["## Spans", "", md_table(["type", "strict F1", "overlap F1", "gold", "pred"], rows), "",
-                  f"Assertion accuracy (overlap-matched): {_fmt(s['assertion_accuracy'])}; "
-                  f"ungrounded predictions: {s['ungrounded_pred']}", ""]
+                  (f"Assertion accuracy (overlap-matched): {_fmt(s['assertion_accuracy'])}; "
+                  f"ungrounded predictions: {s['ungrounded_pred']}"), ""]
+    if "relations" in m:  # pathology relations (gold from `cancerllm data synth --relations`)
+        r = m["relations"]
+        rows = [[t, v["gold"], v["pred"], v["precision"], v["recall"], fmt_ci(v["f1"], v.get("f1_ci")),
+                 r["relaxed"]["per_type"][t]["f1"]] for t, v in r["strict"]["per_type"].items()]
+        mi = r["strict"]["micro"]
+        rows.append(["micro", mi["gold"], mi["pred"], mi["precision"], mi["recall"], fmt_ci(mi["f1"], mi.get("f1_ci")),
+                     r["relaxed"]["micro"]["f1"]])
+        parts += ["## Relations (strict: both argument spans exact; 95% bootstrap CI over notes)", "",
+                  md_table(["type", "gold", "pred", "P", "R", "strict F1", "relaxed F1"], rows), ""]
     bct = m.get("by_cancer_type", {})
     if bct:
         keys = sorted({k for v in bct.values() for k in v if k != "n"})
@@ -88,8 +97,8 @@ def render_markdown(m: dict[str, Any], title: str = "Evaluation report") -> str:
                   md_table(["cancer type", "n", *keys], [[ct, v["n"], *[v.get(k) for k in keys]] for ct, v in bct.items()]),
                   ""]
     parts += ["## Input problems", "", f"- invalid prediction lines: {len(m.get('invalid_predictions', []))}",
-              f"- missing predictions: {len(m.get('missing_predictions', []))} "
-              f"(+{len(m.get('missing_because_invalid', []))} whose line was invalid)",
+              (f"- missing predictions: {len(m.get('missing_predictions', []))} "
+              f"(+{len(m.get('missing_because_invalid', []))} whose line was invalid)"),
               f"- predictions with errors: {m.get('predictions_with_errors', 0)}",
               f"- prediction ids not in gold: {len(m.get('unknown_prediction_ids', []))}"]
     parts += [f"  - `{x['where']}` ({x['id']}): {x['error']}" for x in m.get("invalid_predictions", [])[:20]]

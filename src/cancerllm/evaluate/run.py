@@ -27,8 +27,9 @@ from cancerllm.data.io import read_notes
 from cancerllm.data.schema import Prediction
 from cancerllm.errors import ConfigError, DataFormatError, ResourceError
 from cancerllm.evaluate.scorer import Scorer
+from cancerllm.knowledge.trial import PATHOLOGY_RELATION_TYPES
 
-__all__ = ["TASK_CHOICES", "evaluate", "gold_for_run", "load_predictions", "score_files"]
+__all__ = ["TASK_CHOICES", "evaluate", "gold_for_run", "load_predictions", "pathology_relations", "score_files"]
 
 TASK_CHOICES = ("phenotype", "diagnosis", "all")
 
@@ -127,6 +128,26 @@ def evaluate(pred: str | Path, gold: str | Path, out: str | Path | None = None, 
     return metrics
 
 
+def pathology_relations(notes: list[Any], preds: dict[str, list[Prediction]], bootstrap: int = 1000,
+                        seed: int = 0) -> dict[str, Any]:
+    """``Treats`` / ``Indicated_by`` P/R/F1 (strict and relaxed, per type and micro, bootstrap CIs over notes).
+
+    The trial relation scorer (:func:`cancerllm.evaluate.trial.score_trial`) with the pathology types; each note's
+    phenotype record is scored (a diagnosis record carries no mentions).
+    """
+    from cancerllm.evaluate.trial import score_trial
+    from cancerllm.knowledge.phenotypes import ENTITY_TYPES
+
+    by_id = {}
+    for doc_id, recs in preds.items():
+        rec = next((r for r in recs if r.task == "phenotype"), None)
+        if rec is not None:
+            by_id[doc_id] = rec
+    m = score_trial(notes, by_id, bootstrap=bootstrap, seed=seed, etypes=list(ENTITY_TYPES),
+                    rtypes=list(PATHOLOGY_RELATION_TYPES))
+    return m["relations"]
+
+
 def score_files(pred: str | Path, gold: str | Path, task: str = "all", bootstrap: int = 1000,
                 seed: int = 0) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The work of :func:`evaluate` without writing: ``(metrics, per-note items)``."""
@@ -145,6 +166,8 @@ def score_files(pred: str | Path, gold: str | Path, task: str = "all", bootstrap
             missing.append(note.id)
         scorer(note, recs)
     metrics = scorer.get_metric()
+    if any(r.type in PATHOLOGY_RELATION_TYPES for n in notes for r in n.relations):
+        metrics["relations"] = pathology_relations(notes, preds, bootstrap=bootstrap, seed=seed)
     used = [r for n in gold_ids for r in preds.get(n, [])]
     metrics.update({
         "task": task, "pred_file": str(pred), "gold_file": str(gold), "bootstrap": bootstrap, "seed": seed,

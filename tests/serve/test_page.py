@@ -160,3 +160,21 @@ def test_page_shows_trial_entities_and_relations(server_url, tmp_path):
     assert {t for _ids, _s, _e, _a, t in marks.marks} >= {"HbA1c", "> 7%", "within 3 months", "seizures"}
     assert rows.rows == [["Has_value", "#0 Measurement: HbA1c", "#1 Value: > 7%"],
                          ["Has_temporal", "#0 Measurement: HbA1c", "#2 Temporal: within 3 months"]]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs a chromium binary (apt-get install chromium)")
+def test_page_shows_pathology_relations_of_a_rules_record(server_url, tmp_path):
+    """A pathology note extracted without a trained run (the rule extractor) shows its Treats / Indicated_by rows."""
+    from cancerllm.data.schema import Note
+    from cancerllm.infer.rules import RulePredictor
+
+    text = "Invasive breast cancer, HER2 3+ and ER positive. Started trastuzumab."
+    record = RulePredictor().predict([Note(id="p1", text=text)])[0].model_dump(mode="json")
+    review = {"format": "cancerllm.review.v1", "note": {"id": "p1", "text": text}, "phenotype": record,
+              "diagnosis": None}
+    url = f"{server_url}/#review=" + urllib.parse.quote(json.dumps(review, ensure_ascii=False), safe="")
+    rows = _Rows()
+    rows.feed(_dump_dom(url, tmp_path))
+    assert [r[0] for r in rows.rows] == ["Treats", "Indicated_by"]
+    assert rows.rows[0][1].endswith("treatment: trastuzumab") and rows.rows[0][2].endswith("breast cancer")
+    assert rows.rows[1][2].endswith("biomarker: HER2 3+")

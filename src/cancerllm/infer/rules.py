@@ -7,6 +7,10 @@ the project's own knowledge modules (the TNM finder of :mod:`cancerllm.knowledge
 lexicons below, so ``note[start:end] == mention.text`` by construction, and each carries an assertion read from
 cue words before it in its sentence (NegEx-style: "no", "negative for", "history of", "suspicious for", "mother").
 
+Between the mentions found, :func:`cancerllm.infer.relations.link_relations` adds ``Treats`` (treatment -> the
+current cancer's ``cancer_diagnosis`` mentions) and ``Indicated_by`` (a biomarker-gated drug -> the biomarker result
+its label requires, :mod:`cancerllm.knowledge.indications`) as the record's ``relations``.
+
 Document labels come with their source: T/N/M read from a stated token (``evidence``, with its span), and, when a
 ``cancerllm classify`` model is given (``--labels DIR``), the inferred labels of that model with their calibrated
 probabilities. Without one, a label nothing states stays ``null``: it is never guessed.

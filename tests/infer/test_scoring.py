@@ -164,3 +164,21 @@ def test_scoring_errors_name_the_field_and_value(tiny_model, tiny_tokenizer):
         score_labels(tiny_model, tiny_tokenizer, "x", [" T1", " T2", " T1"])
     with pytest.raises(ConfigError, match="has no tokens"):
         score_labels(tiny_model, tiny_tokenizer, "x", [""], eos=False)
+
+
+def test_scoring_cache_budget_bounds_label_batches_and_keeps_the_scores(tiny_model, tiny_tokenizer):
+    # Each label of a continuation batch holds a copy of the prompt's KV cache: max_cache_tokens caps labels x prompt
+    # tokens per forward (memory), and the scores stay those of a full forward per label.
+    prompt = _prompt(tiny_tokenizer)
+    n_prompt = len(prompt_token_ids(tiny_tokenizer, prompt))
+    naive = score_labels_naive(tiny_model, tiny_tokenizer, prompt, LABELS)
+    for per_batch in (1, 2):
+        calls = _record_forwards(tiny_model)
+        light = score_labels(tiny_model, tiny_tokenizer, prompt, LABELS, label_batch_size=8,
+                             max_cache_tokens=per_batch * n_prompt + 1)
+        tiny_model._forward_pre_hooks.clear()
+        assert all(c.shape[0] <= per_batch for c in calls[1:]), [tuple(c.shape) for c in calls]
+        multi = sum(len(ids) > 1 for ids in label_token_ids(tiny_tokenizer, LABELS))
+        assert len(calls) == 1 + math.ceil(multi / per_batch)
+        for label in LABELS:
+            assert light[label] == pytest.approx(naive[label], abs=TOL), (per_batch, label)

@@ -135,11 +135,28 @@ def _cache_kwarg(model: Any) -> str:
     return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
+def _label_logprobs(logits: Any, targets: Any) -> Any:
+    """log p(target) at each position, from raw logits: the target's logit minus the row's logsumexp.
+
+    Why not ``log_softmax(-1).gather``: that materialises a second full-vocabulary tensor (fp32, 49k wide per label
+    token) only to read one entry per row; this reads the same numbers with one reduction."""
+    logits = logits.float()
+    return logits.gather(-1, targets[..., None])[..., 0] - logits.logsumexp(-1)
+
+
 def _token_logprobs(model: Any, prompt_ids: list[int], label_ids: list[list[int]],
-                    label_batch_size: int) -> list[float]:
-    """Summed log-probs of each label's tokens after ``prompt_ids``, with one prefill of the prompt."""
+                    label_batch_size: int, max_cache_tokens: int | None = None) -> list[float]:
+    """Summed log-probs of each label's tokens after ``prompt_ids``, with one prefill of the prompt.
+
+    The prompt's KV cache is repeated once per label of a batch, so a batch holds at most ``max_cache_tokens``
+    cached prompt tokens (labels x prompt length; at least one label); the copy that keeps the prefix for the next
+    batch is skipped for the last one."""
     import torch
 
+    from cancerllm.infer.generate import DEFAULT_BATCH_TOKENS
+
+    budget = DEFAULT_BATCH_TOKENS if max_cache_tokens is None else max_cache_tokens
+    label_batch_size = max(1, min(label_batch_size, budget // max(len(prompt_ids), 1)))
     device = _model_device(model)
     with torch.inference_mode():
         # One pass over the prompt; only the last position's logits are needed (the vocabulary projection of the
@@ -147,8 +164,9 @@ def _token_logprobs(model: Any, prompt_ids: list[int], label_ids: list[list[int]
         pre = model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True, logits_to_keep=1)
         prefix = pre.cache if getattr(pre, "cache", None) is not None else pre.past_key_values
         kwarg = _cache_kwarg(model)
-        first = pre.logits[0, -1].float().log_softmax(-1)
+        first = pre.logits[0, -1].float().log_softmax(-1)  # one row: the full distribution is cheap here
         totals = [float(first[ids[0]]) for ids in label_ids]
+        del pre, first
         rest = [i for i, ids in enumerate(label_ids) if len(ids) > 1]
         for b in range(0, len(rest), label_batch_size):
             idx = rest[b:b + label_batch_size]
@@ -158,17 +176,29 @@ def _token_logprobs(model: Any, prompt_ids: list[int], label_ids: list[list[int]
             inp = torch.zeros((len(idx), width), dtype=torch.long, device=device)
             for row, i in enumerate(idx):
                 inp[row, :len(label_ids[i]) - 1] = torch.tensor(label_ids[i][:-1])
-            cache = copy.deepcopy(prefix)  # the prefix stays intact for the next label batch
+            last = b + label_batch_size >= len(rest)
+            cache = prefix if last else copy.deepcopy(prefix)  # the prefix stays intact for the next label batch
             cache.batch_repeat_interleave(len(idx))
-            logp = model(input_ids=inp, use_cache=True, **{kwarg: cache}).logits.float().log_softmax(-1)
+            logits = model(input_ids=inp, use_cache=True, **{kwarg: cache}).logits
+            del cache
+            # Targets are tokens[1:]; a padded position reads token 0 and is cut off by the slice below.
+            targets = torch.zeros((len(idx), width), dtype=torch.long, device=device)
             for row, i in enumerate(idx):
-                target = torch.tensor(label_ids[i][1:], device=device)
-                totals[i] += float(logp[row, :len(target)].gather(-1, target[:, None]).sum())
+                targets[row, :len(label_ids[i]) - 1] = torch.tensor(label_ids[i][1:])
+            logp = _label_logprobs(logits, targets)
+            for row, i in enumerate(idx):
+                totals[i] += float(logp[row, :len(label_ids[i]) - 1].sum())
+            del logits, logp
+        del prefix
+    from cancerllm.infer.generate import release_memory
+
+    release_memory()  # the cache copies' pages go back to the OS before the next prompt
     return totals
 
 
 def score_labels(model: Any, tokenizer: Any, prompt: str, labels: Sequence[str], *, length_normalize: bool = False,
-                 eos: bool = True, label_batch_size: int = 8) -> dict[str, float]:
+                 eos: bool = True, label_batch_size: int = 8,
+                 max_cache_tokens: int | None = None) -> dict[str, float]:
     """Log-probability of each label continuing ``prompt``, from one shared prefill.
 
     Args:
@@ -178,7 +208,9 @@ def score_labels(model: Any, tokenizer: Any, prompt: str, labels: Sequence[str],
         labels: continuation strings (" T2"); distinct.
         length_normalize: divide each label's sum by its token count (EOS included), a per-token mean.
         eos: score the EOS after each label (a complete answer; see the module docstring).
-        label_batch_size: labels per continuation forward; memory grows with it times the prompt length.
+        label_batch_size: labels per continuation forward (at most); memory grows with it times the prompt length.
+        max_cache_tokens: cap on labels x prompt tokens per continuation forward (each label of a batch holds a
+            copy of the prompt's KV cache); None = ``infer.generate.DEFAULT_BATCH_TOKENS``.
     Returns:
         ``{label: log-prob}``; :func:`softmax` turns it into the distribution over the labels.
     Raises:
@@ -191,7 +223,8 @@ def score_labels(model: Any, tokenizer: Any, prompt: str, labels: Sequence[str],
     if getattr(model, "engine_name", "hf") != "hf":  # vLLM (infer.vllm_engine): prompt logprobs of prompt + label
         totals = model.score_continuations(prompt_token_ids(tokenizer, prompt), ids)
     else:
-        totals = _token_logprobs(model, prompt_token_ids(tokenizer, prompt), ids, max(1, label_batch_size))
+        totals = _token_logprobs(model, prompt_token_ids(tokenizer, prompt), ids, max(1, label_batch_size),
+                                 max_cache_tokens)
     if length_normalize:
         totals = [t / len(i) for t, i in zip(totals, ids, strict=True)]
     return dict(zip(labels, totals, strict=True))

@@ -25,8 +25,7 @@ import csv
 import re
 from dataclasses import dataclass
 from importlib import resources
-
-import simple_icd_10_cm as cm
+from typing import Any
 
 from cancerllm.data.schema import Diagnosis
 from cancerllm.errors import DataFormatError
@@ -50,6 +49,14 @@ def _clean(code: str) -> str:
     return code.strip().upper().replace(" ", "")
 
 
+def _cm() -> Any:
+    """``simple_icd_10_cm``, imported on first use. Why: its tables take ~180 MiB of RSS and ~2 s to import, which
+    extraction, scoring and the server pay for nothing until an ICD code is actually checked (issue 13, 1 GB)."""
+    import simple_icd_10_cm
+
+    return simple_icd_10_cm
+
+
 def is_valid(code: str | None) -> bool:
     """True for an ICD-10-CM category, subcategory or billable code, written with or without the dot.
 
@@ -60,6 +67,7 @@ def is_valid(code: str | None) -> bool:
     if not code or not isinstance(code, str):
         return False
     c = _clean(code)
+    cm = _cm()
     return cm.is_valid_item(c) and not cm.is_chapter_or_block(c)
 
 
@@ -77,6 +85,7 @@ def normalize(code: str) -> str:
         raise DataFormatError(f"got ICD-10-CM code {code!r}, which is not in the ICD-10-CM table "
                               "(simple-icd-10-cm); expected e.g. 'C50.9'; repair it with nearest_valid()",
                               field="icd10")
+    cm = _cm()
     return cm.add_dot(cm.remove_dot(_clean(code)))
 
 
@@ -87,7 +96,7 @@ def describe(code: str) -> str:
         >>> describe("C20")
         'Malignant neoplasm of rectum'
     """
-    return cm.get_description(normalize(code))
+    return _cm().get_description(normalize(code))
 
 
 def nearest_valid(code: str | None) -> str | None:

@@ -232,7 +232,10 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _prefill_probe(base: Any, notes: list[Any]) -> dict[str, Any]:
-    """Every note's first json.v1 prompt prefilled once (1 new token): prompt tokens and seconds."""
+    """Every note's first json.v1 prompt prefilled once (1 new token): prompt tokens and seconds.
+
+    Asked as one batch; on hf, ``generate`` splits it by its token budget (``DEFAULT_BATCH_TOKENS``) as extraction
+    does, so the probe does not hold the activations of all the notes at once (16 x ~800 tokens took ~600 MiB)."""
     from cancerllm.infer.generate import GenerationStats, generate
 
     pred = _predictor(base, "json.v1")

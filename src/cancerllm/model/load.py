@@ -296,6 +296,13 @@ def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[st
         from cancerllm.model.lora import apply_adapters
 
         model = apply_adapters(model, chain, merge=merge)
+        if merge:  # the PEFT wrappers and merge temporaries are garbage now: hand their pages back (~75 MiB, 135M)
+            import gc
+
+            from cancerllm.infer.generate import release_memory
+
+            gc.collect()
+            release_memory()
     if quant is not None and for_training:
         from peft import prepare_model_for_kbit_training
 

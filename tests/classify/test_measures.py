@@ -1,5 +1,7 @@
 """Tumour size and node counts, read with their spans, and the AJCC rules built on them."""
 
+import pytest
+
 from cancerllm.classify.measures import find_measures, measure_vector, rule_n, rule_t
 
 
@@ -49,3 +51,17 @@ def test_extent_features_need_the_measures_block():
 
     assert any("extent" in p for p in ClassifyConfig(features=["lexical", "extent"]).validate())
     assert not ClassifyConfig(features=["lexical", "measures", "extent"]).validate()
+
+
+@pytest.mark.parametrize("text", [
+    "Tumor mass located 2.0 cm from the posterior margin; invasive carcinoma, 3.4 cm.",
+    "Tumor measuring 0.6cm from the closest inked margin. Tumor size: 3.4 cm.",
+    "Carcinoma is present to within 1.5 cm. of the inked deep margin. Greatest dimension of tumor 3.4 cm.",
+    "SPECIMEN SIZE: Greatest dimension: 26 cm. Tumor size: 3.4 cm.",
+    "One lymph node with metastatic carcinoma, the metastatic focus measures 6 mm. Tumor size: 3.4 cm.",
+])
+def test_measures_size_skips_distances_specimen_and_nodal_deposits(text):
+    # Each report's first size-like phrase is a margin distance, the specimen or a nodal deposit: the tumour is 3.4 cm.
+    m = find_measures(text)
+    assert m.size_cm == 3.4
+    assert text[m.size_span[0]:m.size_span[1]] == "3.4 cm"

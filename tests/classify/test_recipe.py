@@ -75,7 +75,10 @@ def test_recipe_hard_copy_uses_no_evidence_and_types_are_learned(classified, syn
     _cfg, result = classified
     gold = {r["id"]: r for r in _records(synth_files[1]["test"])}
     hard = _records(result["written"]["test_hard"])
-    assert all(s["source"] == "inferred" for r in hard for s in r["meta"]["label_sources"].values())
+    # Masked TNM tokens leave nothing to copy; only a documented distant metastasis is still evidence (of M1).
+    for r in hard:
+        for label, s in r["meta"]["label_sources"].items():
+            assert s["source"] == "inferred" or (label == "m_stage" and s["rule"].startswith("distant metastasis"))
     normal = _records(result["written"]["test"])
     acc = np.mean([r["labels"]["cancer_type"] == gold[r["id"]]["cancer_type"] for r in normal])
     assert acc > 0.5  # 21 synthetic types from 300 notes: far above chance (~0.05)
@@ -146,3 +149,26 @@ def test_inferred_type_is_stacked_over_diagnosis_terms_and_shows_them(classified
             assert s["what"].startswith("diagnosis term (") and text[s["start"]:s["end"]] == s["text"]
             terms += 1
     assert terms > 0
+
+
+def test_a_documented_distant_metastasis_is_m1_evidence_with_its_span(classified):
+    import joblib
+
+    from cancerllm.classify.recipe import predict_notes
+    from cancerllm.data.schema import Note
+
+    _cfg, result = classified
+    model = joblib.load(Path(result["out"]) / "model.joblib")
+    text = ("A. Breast, left, mastectomy: invasive ductal carcinoma, 2.4 cm. Margins negative. "
+            "B. Brain, right frontal lobe, resection: metastatic carcinoma, consistent with breast primary.")
+    plain = "A. Breast, left, mastectomy: invasive ductal carcinoma, 2.4 cm. Margins negative."
+    for hard in (False, True):
+        rec = predict_notes(model, [Note(id="met", text=text), Note(id="plain", text=plain)], hard=hard)
+        src = rec[0].meta["label_sources"]["m_stage"]
+        assert rec[0].labels["m_stage"] == "M1" and src["source"] == "evidence"
+        assert text[src["start"]:src["end"]] == src["text"] and "metastatic" in src["text"]
+        assert src["rule"] == "distant metastasis (brain)"
+        assert rec[1].meta["label_sources"]["m_stage"]["source"] == "inferred"
+    off = ClassifyConfig(**{**model.cfg.__dict__, "metastasis": False})
+    model.cfg = off
+    assert predict_notes(model, [Note(id="met", text=text)])[0].meta["label_sources"]["m_stage"]["source"] == "inferred"

@@ -43,6 +43,15 @@ _NODES = [
     re.compile(r"(?:lymph\s*)?nodes?[^.;()]{0,40}?\(?\s*(?P<pos>\d{1,2})\s*/\s*(?P<tot>\d{1,2})\s*\)?",
                re.IGNORECASE),
 ]
+# A size that is a distance ("located 2.0 cm from the posterior margin", "0.6cm from the closest margin", "margin,
+# 1.3 cm") or a nodal deposit ("lymph node ... metastatic carcinoma measuring 1.5 mm") is not the tumour's size.
+_DISTANCE_AFTER = re.compile(r"^[^.;]{0,12}?\b(?:from|of\s+the\s+inked|to\s+(?:the\s+)?\w*\s*margin|away|clearance|margin)",
+                             re.IGNORECASE)
+_DISTANCE_BEFORE = re.compile(r"\b(?:margins?|distance|clearance|closest|nearest|from|within|at\s+least)\b[^.;]{0,25}$",
+                              re.IGNORECASE)
+# "Specimen size: greatest dimension 26 cm", "focus of DCIS (1 mm)": the specimen or the in-situ part, not the tumour.
+_OTHER_BEFORE = re.compile(r"\b(?:specimen|dcis|in\s+situ)\b[^;]{0,30}$", re.IGNORECASE)
+_NODAL_BEFORE = re.compile(r"\b(?:lymph|nodes?|nodal)\b", re.IGNORECASE)
 MEASURE_NAMES = ("log_size_cm", "has_size", "nodes_positive", "nodes_examined", "has_nodes", "node_groups")
 
 
@@ -69,6 +78,8 @@ def find_measures(text: str) -> Measures:
     out = Measures()
     for m in _STRONG.finditer(text):
         size = greatest_dimension_cm(m.group("dims"), m.group("unit"))
+        if _not_tumour_size(text, m.start("dims"), m.end("unit")):
+            continue
         if 0.05 <= size <= 40:  # outside this range it is a specimen, an OCR slip or a dosage, not a tumour
             out.size_cm, out.size_span = round(size, 2), (m.start("dims"), m.end("unit"))
             break
@@ -86,6 +97,20 @@ def find_measures(text: str) -> Measures:
     if seen:
         out.nodes_positive, out.nodes_examined, out.node_spans = pos, tot, sorted(seen)
     return out
+
+
+def _not_tumour_size(text: str, start: int, end: int) -> bool:
+    """Whether the size at ``text[start:end]`` is a distance to a margin or a lymph-node deposit.
+
+    >>> t = "Tumor mass, 0.6cm from the closest margin; tumor size 2.5 cm."
+    >>> _not_tumour_size(t, 12, 17), _not_tumour_size(t, t.index("2.5"), t.index("2.5") + 6)
+    (True, False)
+    """
+    if _DISTANCE_AFTER.search(text[end:end + 40]) or _DISTANCE_BEFORE.search(text[max(0, start - 40):start]):
+        return True
+    # Nodal or specimen words count only within the size's own sentence (OCR lines end in ". ").
+    sentence = re.split(r"\.\s", text[max(0, start - 90):start])[-1]
+    return bool(_NODAL_BEFORE.search(sentence) or _OTHER_BEFORE.search(sentence[-40:]))
 
 
 def measure_vector(m: Measures) -> list[float]:

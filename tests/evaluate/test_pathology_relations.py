@@ -30,3 +30,24 @@ def test_data_synth_relations_flag_writes_the_gold_relations(tmp_path):
     res = CliRunner().invoke(app, ["data", "synth", "--n", "30", "--seed", "4", "--relations", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert [n.relations for n in read_notes(out)] == [n.relations for n in with_relations(synthesize(30, seed=4))]
+
+
+def test_a_history_distractors_treatment_treats_that_past_cancer_not_todays():
+    # "History of breast cancer, status post lumpectomy in 2004." in a melanoma note: the lumpectomy treated the past
+    # breast cancer named in its own line, so its only Treats tail is that historical diagnosis mention.
+    seen = 0
+    for n in with_relations(synthesize(300, seed=0)):
+        line = [n.text.count("\n", 0, m.start) for m in n.mentions]  # the generator writes one sentence a line
+        past = [i for i, m in enumerate(n.mentions) if m.type == "cancer_diagnosis" and m.assertion == "historical"
+                and m.value != n.cancer_type]
+        for d in past:
+            tx = [h for h, m in enumerate(n.mentions) if m.type == "treatment" and line[h] == line[d]]
+            assert len(tx) == 1, n.id  # the distractor sentence names exactly one treatment
+            tails = [(r.type, r.tail) for r in n.relations if r.head == tx[0]]
+            assert tails == [("Treats", d)], n.id
+            seen += 1
+        # Every other Treats still goes to a mention of the current cancer.
+        for r in n.relations:
+            if r.type == "Treats" and r.tail not in past:
+                assert n.mentions[r.tail].value == n.cancer_type
+    assert seen >= 20  # ~45% of patients carry a history distractor, written in some of their notes

@@ -27,7 +27,9 @@ def test_a_documented_distant_metastasis_is_found_with_a_span_covering_organ_and
     ("Right lower lobe lung, wedge: metastatic adenocarcinoma.", "LUAD"),               # the lung primary's own organ
     ("Omentum: metastatic serous carcinoma.", "OV"),                                    # regional for ovary (FIGO III)
     ("Distant metastasis: cannot be assessed. Adrenal gland: unremarkable.", "KIRC"),  # a synoptic field
+    ("Omentum, however, numerous nodules suspicious of tumour metastasis.", "COAD"),   # a possibility, not proof
+    ("Cases which show probable metastatic renal cell carcinoma to the lung.", "KIRC"),  # a possibility
     ("Liver parenchyma with steatosis. No tumor.", "COAD"),                             # no metastasis word
 ])
-def test_negated_nodal_regional_and_synoptic_phrases_are_not_distant_metastases(text, cancer_type):
+def test_negated_uncertain_nodal_regional_and_synoptic_phrases_are_not_distant_metastases(text, cancer_type):
     assert find_distant_metastases(text, cancer_type) == []

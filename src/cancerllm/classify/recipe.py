@@ -321,7 +321,7 @@ def _metastasis_source(model: Model, dists: dict[str, Any], i: int, text: str) -
     """The evidence entry of M1 when report ``i`` documents a distant metastasis for its predicted cancer type.
 
     Pathologic M1 is microscopic proof of tumour in a distant organ, so the report's own "Omentum, biopsy:
-    metastatic ..." is the evidence; on TCGA train+dev the phrase finder is right in 18 of the 20 reports it fires on.
+    metastatic ..." is the evidence; on TCGA train+dev the phrase finder is right in 17 of the 19 reports it fires on.
     """
     from cancerllm.knowledge.metastasis import find_distant_metastases
 

@@ -3,14 +3,14 @@
 AJCC's pathologic M1 is microscopic proof of tumour in a distant organ, so a report that shows carcinoma in the
 liver, a rib or the omentum *is* pM1 evidence even when it never writes "pM1". TCGA's registry M label is rarely
 stated in the report (pM1 in 24 of 104 M1 train+dev reports), but the metastasis often is. This module finds such
-phrases: a metastasis word, not negated ("no evidence of metastatic carcinoma"), with a distant organ near it, where
+phrases: a metastasis word, neither negated ("no evidence of metastatic carcinoma") nor uncertain ("suspicious of"), with a distant organ near it, where
 "distant" depends on the primary (the lung and pleura are not distant for a lung primary, nor the omentum for an
 ovarian one; direct extension into a neighbouring organ is a T category, so organs that are often invaded
 contiguously, e.g. spleen or diaphragm, are left out). Nodal metastases are N, not M: a lymph-node word near the
 phrase excludes it.
 
-On TCGA train+dev (1,648 reports with an M label, 104 M1) it fires in 20 reports, 18 of them M1 (precision 0.90,
-recall of M1 0.17); the two others are a bone biopsy of renal carcinoma registered M0 and a report that retracts an
+On TCGA train+dev (1,648 reports with an M label, 104 M1) it fires in 19 reports, 17 of them M1 (precision 0.89,
+recall of M1 0.16); the two others are a bone biopsy of renal carcinoma registered M0 and a report that retracts an
 adrenal metastasis in a later sentence.
 
 Example:
@@ -46,6 +46,9 @@ _NOT_DISTANT = {
 _METASTASIS = re.compile(r"\bmetasta(?:tic|sis|ses|size[sd]?)\b", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(?:no|not|negative\s+for|free\s+of|without|absence\s+of|absent|uninvolved)\b",
                        re.IGNORECASE)
+# "numerous nodules suspicious of tumour metastasis": a possibility is not microscopic proof.
+_UNCERTAIN = re.compile(r"\b(?:suspicious|suspected|possible|possibly|probable|probably|cannot\s+be\s+(?:excluded|ruled\s+out)"
+                        r"|rule\s+out|r/o|concerning|equivocal|questionable|may\s+represent)\b", re.IGNORECASE)
 _NODAL = re.compile(r"lymph|\bnodes?\b|\bnodal\b|\bLN\b", re.IGNORECASE)
 # "Distant metastasis: cannot be assessed", "MX": a synoptic field about M, not a finding.
 _FIELD = re.compile(r"distant\s+metasta|\bM\s*X\b|cannot\s+be|not\s+(?:applicable|assessed)", re.IGNORECASE)
@@ -67,7 +70,8 @@ def find_distant_metastases(text: str, cancer_type: str | None = None) -> list[D
     hits = []
     for m in _METASTASIS.finditer(text):
         # Reading backwards: a negation just before ("no evidence of metastatic carcinoma") cancels the phrase.
-        if _NEGATION.search(text[max(0, m.start() - _NEG_WINDOW):m.start()]):
+        left = text[max(0, m.start() - _NEG_WINDOW):m.start()]
+        if _NEGATION.search(left) or _UNCERTAIN.search(left):
             continue
         lo, hi = max(0, m.start() - _BEFORE), min(len(text), m.end() + _AFTER)
         window = text[lo:hi]

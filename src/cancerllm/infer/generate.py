@@ -29,9 +29,10 @@ from typing import Any
 __all__ = ["DEFAULT_BATCH_TOKENS", "GenerationCancelled", "GenerationStats", "generate", "release_memory",
            "token_batches"]
 
-DEFAULT_BATCH_TOKENS = 4096
-"""Padded prompt tokens per batch: 4 prompts of ~1,000 tokens. Measured on the embedded model (bf16, 1 thread), a
-batch of 4 x 800 tokens adds ~150 MiB of transient prefill memory and 16 x 800 ~600 MiB (docs/results.md)."""
+DEFAULT_BATCH_TOKENS = 2048
+"""Padded prompt tokens per batch (2 prompts of ~1,000 tokens, 5 of 384). Measured on the embedded model (bf16, 1
+thread, 4 TCGA json.v1 prompts of ~800 tokens, 96 new tokens): a 4,096 cap (batches of 4) peaked 897 MiB, 2,048
+811 MiB for 5% more CPU time, 1,024 755 MiB for 85% more; batches of 4 x ~1,000 tokens reached 1,136 MiB."""
 
 
 class GenerationCancelled(Exception):

@@ -65,7 +65,10 @@ def test_recipe_every_label_is_auditable(classified, synth_files):
                 assert src["source"] == "inferred"
                 assert 0 <= src["probability"] <= 1
                 assert abs(sum(src["distribution"].values()) - 1) < 1e-3
-                assert max(src["distribution"], key=src["distribution"].get) == rec["labels"][label]
+                chosen = src["distribution"][rec["labels"][label]]
+                assert src["probability"] == chosen
+                if "rule" not in src:  # a named rule (staged report -> M0) may pick another class than the arg-max
+                    assert max(src["distribution"], key=src["distribution"].get) == rec["labels"][label]
                 for s in src["support"]:
                     assert text[s["start"]:s["end"]] == s["text"]
     assert n_evidence > 0 and n_inferred > 0
@@ -172,3 +175,22 @@ def test_a_documented_distant_metastasis_is_m1_evidence_with_its_span(classified
     off = ClassifyConfig(**{**model.cfg.__dict__, "metastasis": False})
     model.cfg = off
     assert predict_notes(model, [Note(id="met", text=text)])[0].meta["label_sources"]["m_stage"]["source"] == "inferred"
+
+
+def test_a_staged_report_without_pm_is_m0_by_a_named_rule_and_keeps_the_heads_distribution(classified):
+    import joblib
+
+    from cancerllm.classify.recipe import predict_notes
+    from cancerllm.data.schema import Note
+
+    _cfg, result = classified
+    model = joblib.load(Path(result["out"]) / "model.joblib")
+    staged = Note(id="s", text="Breast, left, mastectomy: invasive ductal carcinoma, 2.4 cm. pT2 pN1a (2/14).")
+    unstaged = Note(id="u", text="Breast, left, mastectomy: invasive ductal carcinoma, 2.4 cm. Nodes 2/14.")
+    rec = predict_notes(model, [staged, unstaged])
+    src = rec[0].meta["label_sources"]["m_stage"]
+    assert rec[0].labels["m_stage"] == "M0" and src["source"] == "inferred" and src["rule"].startswith("staged")
+    assert src["probability"] == src["distribution"]["M0"]
+    assert "rule" not in rec[1].meta["label_sources"]["m_stage"]
+    model.cfg = ClassifyConfig(**{**model.cfg.__dict__, "staged_m0": False})
+    assert "rule" not in predict_notes(model, [staged])[0].meta["label_sources"]["m_stage"]

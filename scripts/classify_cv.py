@@ -1,0 +1,54 @@
+"""5-fold cross-validation of `cancerllm classify` over TCGA train+dev: how document-label choices were made.
+
+Dev alone holds 12 M1 reports, so M and hard-T choices are compared on out-of-fold predictions of the real recipe
+(`Model` refitted per fold on the TNM-masked reports, then `predict_notes` on the held-out fold, normal and hard).
+Prints macro-F1 of T/N/M on both splits. Any ClassifyConfig field can be overridden as key=value:
+
+    OMP_NUM_THREADS=1 python scripts/classify_cv.py                                   # the kept configuration
+    OMP_NUM_THREADS=1 python scripts/classify_cv.py staged_m0=false                   # without the staged-M0 rule
+    OMP_NUM_THREADS=1 python scripts/classify_cv.py staged_m0=false metastasis=false  # without M1 evidence either
+
+About 20 min on one free core (5 fits of ~4 min); docs/results.md "This round (M and hard T)" has the figures.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits
+
+from cancerllm.classify.recipe import ClassifyConfig, Model, predict_notes
+from cancerllm.config import load_config
+from cancerllm.data.io import read_notes_reporting
+from cancerllm.data.paths import data_root
+from cancerllm.evaluate.scorer import gold_labels
+from cancerllm.knowledge.tnm import mask_tnm
+
+
+def main(overrides: list[str]) -> None:
+    root = data_root() / "tcga_path_reports"
+    notes = [n for split in ("train", "dev") for n in read_notes_reporting(root / f"{split}.jsonl", "classify_cv")]
+    gold = [gold_labels(n) for n in notes]
+    cfg = load_config(ClassifyConfig, overrides=overrides)
+    pairs: dict[tuple[str, bool], list[tuple[str, str]]] = {}
+    folds = StratifiedKFold(5, shuffle=True, random_state=cfg.seed)
+    with threadpool_limits(limits=1):  # as `classify` itself: identical labels whatever the thread count
+        for k, (tr, te) in enumerate(folds.split(np.zeros(len(notes)), [g["cancer_type"] for g in gold])):
+            model = Model(cfg)
+            model.fit([notes[i].id for i in tr], [mask_tnm(notes[i].text)[0] for i in tr], [gold[i] for i in tr])
+            for hard in (False, True):
+                for i, rec in zip(te, predict_notes(model, [notes[i] for i in te], hard=hard), strict=True):
+                    for label in ("t_stage", "n_stage", "m_stage"):
+                        if gold[i].get(label):
+                            pairs.setdefault((label, hard), []).append((gold[i][label], rec.labels[label]))
+            print(f"fold {k + 1}/5 done", file=sys.stderr, flush=True)
+    for (label, hard), p in sorted(pairs.items(), key=lambda x: (x[0][1], x[0][0])):
+        y, pred = zip(*p, strict=True)
+        print(f"{'hard' if hard else 'normal':6} {label}  n={len(p)}  macro-F1 {f1_score(y, pred, average='macro'):.3f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

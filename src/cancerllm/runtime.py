@@ -199,7 +199,8 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 def _git_commit() -> str | None:
     try:
         here = Path(__file__).resolve().parent
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5,
+                             check=False)  # not a git checkout: stdout is empty and the commit is None
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None

@@ -11,7 +11,7 @@ from cancerllm.data.schema import Diagnosis, Mention, Note
 
 
 def _long_note(i: int) -> Note:
-    parts, mentions = [], []
+    mentions = []
     text = ""
     for j in range(30):
         sent = f"Block {j}: tissue examined, margins clear. "

@@ -113,8 +113,8 @@ def render_compare(r: dict[str, Any]) -> str:
     """Markdown: the side-by-side table, then per-run tests against the first run."""
     header = ["run"] + [f"{k} {m}" for k in r["keys"] for m in ("acc", "mF1")] + ["paper avg F1"]
     lines = ["# Run comparison", "", md_table(header, r["table"]), "",
-             f"Paired bootstrap ({r['bootstrap']} resamples, seed {r['seed']}) against `{r['runs'][0]}`; "
-             "diff = run - reference, p two-sided.", ""]
+             (f"Paired bootstrap ({r['bootstrap']} resamples, seed {r['seed']}) against `{r['runs'][0]}`; "
+              "diff = run - reference, p two-sided."), ""]
     for name, t in zip(r["runs"][1:], r["tests"][1:]):
         rows = []
         for k, v in t.items():

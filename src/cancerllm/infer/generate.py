@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,7 +86,14 @@ def token_batches(lengths: list[int], batch_size: int, max_batch_tokens: int | N
     return batches
 
 
-_LIBC = None
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS, Windows); looked up once."""
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    except OSError:
+        return None
 
 
 def release_memory() -> None:
@@ -95,17 +103,9 @@ def release_memory() -> None:
     heap, so a batch's activations would stay resident after it finishes; measured here, trimming after a batch
     of 4 x 800 tokens returns ~110 MiB. It costs well under a millisecond next to a batch of seconds.
     """
-    global _LIBC
-    if _LIBC is None:
-        name = ctypes.util.find_library("c")
-        try:
-            _LIBC = ctypes.CDLL(name) if name else False
-        except OSError:
-            _LIBC = False
-        if _LIBC is not False and not hasattr(_LIBC, "malloc_trim"):  # musl and others: nothing to trim
-            _LIBC = False
-    if _LIBC:
-        _LIBC.malloc_trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def generate(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int = 128, batch_size: int = 8,

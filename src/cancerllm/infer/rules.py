@@ -285,7 +285,7 @@ class RulePredictor:
     style_name = "rules"
 
     def __init__(self, types: Sequence[str] | None = None, labels: str | Path | None = None):
-        # Types it cannot find (cancer_diagnosis, outcome, ...) are dropped: asked only for those, it finds nothing.
+        # Types it cannot find (metastasis_site, outcome, ...) are dropped: asked only for those, it finds nothing.
         self.types = [t for t in (RULE_TYPES if types is None else types) if t in RULE_TYPES]
         self.stats = GenerationStats()
         self.labels_dir = str(labels) if labels else None

@@ -153,7 +153,7 @@ def _token_logprobs(model: Any, prompt_ids: list[int], label_ids: list[list[int]
     batch is skipped for the last one."""
     import torch
 
-    from cancerllm.infer.generate import DEFAULT_BATCH_TOKENS
+    from cancerllm.infer.generate import DEFAULT_BATCH_TOKENS, release_memory
 
     budget = DEFAULT_BATCH_TOKENS if max_cache_tokens is None else max_cache_tokens
     label_batch_size = max(1, min(label_batch_size, budget // max(len(prompt_ids), 1)))
@@ -173,25 +173,22 @@ def _token_logprobs(model: Any, prompt_ids: list[int], label_ids: list[list[int]
             # Feed tokens[:-1] of each label after the cached prompt; tokens[1:] are scored. Right padding is safe
             # without a mask: under causal attention a pad only ever follows the real tokens it could disturb.
             width = max(len(label_ids[i]) for i in idx) - 1
+            # Targets are tokens[1:]; a padded position reads token 0 and is cut off by the slice below.
             inp = torch.zeros((len(idx), width), dtype=torch.long, device=device)
+            targets = torch.zeros_like(inp)
             for row, i in enumerate(idx):
                 inp[row, :len(label_ids[i]) - 1] = torch.tensor(label_ids[i][:-1])
+                targets[row, :len(label_ids[i]) - 1] = torch.tensor(label_ids[i][1:])
             last = b + label_batch_size >= len(rest)
             cache = prefix if last else copy.deepcopy(prefix)  # the prefix stays intact for the next label batch
             cache.batch_repeat_interleave(len(idx))
             logits = model(input_ids=inp, use_cache=True, **{kwarg: cache}).logits
             del cache
-            # Targets are tokens[1:]; a padded position reads token 0 and is cut off by the slice below.
-            targets = torch.zeros((len(idx), width), dtype=torch.long, device=device)
-            for row, i in enumerate(idx):
-                targets[row, :len(label_ids[i]) - 1] = torch.tensor(label_ids[i][1:])
             logp = _label_logprobs(logits, targets)
             for row, i in enumerate(idx):
                 totals[i] += float(logp[row, :len(label_ids[i]) - 1].sum())
             del logits, logp
         del prefix
-    from cancerllm.infer.generate import release_memory
-
     release_memory()  # the cache copies' pages go back to the OS before the next prompt
     return totals
 

@@ -66,18 +66,19 @@ class DistantMetastasis:
 
 
 def find_distant_metastases(text: str, cancer_type: str | None = None) -> list[DistantMetastasis]:
-    """Non-negated metastasis words with a distant organ (for ``cancer_type``'s primary) within a short window."""
+    """Metastasis words, neither negated nor uncertain, with a distant organ (for ``cancer_type``'s primary) within a
+    short window."""
+    own = _NOT_DISTANT.get(cancer_type or "", set())
     hits = []
     for m in _METASTASIS.finditer(text):
         # Reading backwards: a negation just before ("no evidence of metastatic carcinoma") cancels the phrase.
         left = text[max(0, m.start() - _NEG_WINDOW):m.start()]
         if _NEGATION.search(left) or _UNCERTAIN.search(left):
             continue
-        lo, hi = max(0, m.start() - _BEFORE), min(len(text), m.end() + _AFTER)
-        window = text[lo:hi]
-        if _FIELD.search(text[max(0, m.start() - 20):min(len(text), m.end() + 40)]):
+        if _FIELD.search(text[max(0, m.start() - 20):m.end() + 40]):
             continue
-        own = _NOT_DISTANT.get(cancer_type or "", set())
+        lo = max(0, m.start() - _BEFORE)
+        window = text[lo:m.end() + _AFTER]
         organs = [o for o in _ORGAN.finditer(window) if _ORGANS[o.group(1).lower()] not in own]
         if not organs:
             continue

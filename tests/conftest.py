@@ -18,6 +18,9 @@ import pytest
 for _key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ.setdefault(_key, "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# No fp32-merged copies of test runs in the user's cache (they would evict a real run's copy); the tests of that
+# cache (tests/model/test_merged_cache.py) turn it on with CANCERLLM_CACHE in a tmp folder.
+os.environ.setdefault("CANCERLLM_MERGED_CACHE", "0")
 # One intra-op thread: on a shared 2-core machine two threads per tiny-model op wait on each other (measured: a
 # 2-layer model step swings from 20 ms to 3 s with two threads under load, a steady 20-35 ms with one).
 os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -17,7 +17,7 @@ from cancerllm.model.load import adapter_chain, load_model
 def test_load_local_folder_gives_left_padding_and_info(tiny_model_dir):
     model, tok, info = load_model(ModelArgs(path=str(tiny_model_dir), dtype="fp32"))
     assert tok.padding_side == "left" and tok.pad_token == tok.eos_token
-    assert set(info) == {"device", "dtype", "dtype_reason", "path", "adapter", "n_params"}
+    assert set(info) == {"device", "dtype", "dtype_reason", "path", "adapter", "n_params", "merged_cache"}
     assert info["device"] == "cpu" and info["dtype"] == "float32" and "asked" in info["dtype_reason"]
     assert info["n_params"] == sum(p.numel() for p in model.parameters()) and not model.training
     _, tok_train, _ = load_model(ModelArgs(path=str(tiny_model_dir), dtype="fp32"), for_training=True)

@@ -21,6 +21,9 @@ are merged into the fp32 weights (exact to float rounding) and the served model 
 An explicit ``--model.dtype=bf16`` is honoured for speed (~2x on this CPU) with the adapters kept unmerged, stacked
 and all active, which is the arithmetic bf16 training did; training on top of a base adapter refuses it. On a 4-bit
 base the adapters stay unmerged at inference; training merges them (PEFT re-quantizes, with a rounding warning).
+The fp32 merge for inference is saved once per run into ``$CANCERLLM_CACHE/merged/<key>`` and read from there on
+later loads (no PEFT, no bf16 -> fp32 cast spike; ``CANCERLLM_MERGED_CACHE=0`` turns it off): see
+:mod:`cancerllm.model.merged_cache`.
 Model weights are read from safetensors only (``use_safetensors=True``: no pickle is ever unpickled).
 
 Example:
@@ -251,7 +254,8 @@ def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[st
         args: ModelArgs (path, adapter, device, dtype, quantize).
         for_training: right padding; 4-bit models are prepared for k-bit training; the model stays in train mode.
     Returns:
-        ``(model, tokenizer, info)`` with info = {device, dtype, dtype_reason, path, adapter, n_params}.
+        ``(model, tokenizer, info)`` with info = {device, dtype, dtype_reason, path, adapter, n_params,
+        merged_cache (the cached fp32-merged folder the model came from or was saved to, else None)}.
     Raises:
         ResourceError: missing model folder, adapter, wheel, CUDA or bitsandbytes (before any weight is loaded).
         ConfigError: training on top of a base adapter with an explicit half-precision ``model.dtype``.
@@ -280,19 +284,28 @@ def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[st
 
     from transformers import AutoModelForCausalLM
 
+    from cancerllm.model import merged_cache
+
     t0 = time.perf_counter()
+    # An fp32 merge for inference is cached once per run (see merged_cache): later loads read the merged weights
+    # directly, without PEFT or the bf16 -> fp32 cast of the base (~400 MiB less peak RSS for the 135M model).
+    cacheable = merge and quant is None and not for_training and merged_cache.enabled()
+    key = merged_cache.cache_key(path, chain, str(dtype).split(".")[-1]) if cacheable else None
+    cached = merged_cache.lookup(key) if key else None
     # use_safetensors: a local folder with only pytorch_model.bin is refused instead of unpickled.
     kwargs: dict[str, Any] = {"dtype": dtype, "use_safetensors": True}
     if quant is not None:
         kwargs.update(quantization_config=quant, device_map={"": 0})
-    model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(str(cached or path), **kwargs)
     if quant is None:
         model.to(device)
     # The run folder's tokenizer wins when present: it is the exact one the adapter was trained with.
     tok_dir = next((c.parent / "tokenizer" for c in reversed(chain) if (c.parent / "tokenizer").is_dir()), path)
     tok = load_tokenizer(tok_dir, for_training=for_training)
 
-    if chain:
+    if chain and cached is not None:
+        log.info("adapters: loaded the cached fp32-merged model %s (%d adapter(s), no PEFT)", cached, len(chain))
+    elif chain:
         from cancerllm.model.lora import apply_adapters
 
         model = apply_adapters(model, chain, merge=merge)
@@ -303,6 +316,11 @@ def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[st
 
             gc.collect()
             release_memory()
+        if key:
+            cached = merged_cache.store(model, key, path, chain)
+            log.info("adapters: merged in fp32, %s", f"cached as {cached}" if cached else "not cached (write failed)")
+        elif merge and quant is None and not for_training:
+            log.info("adapters: merged in fp32 in memory (%s=0: merged-model cache off)", merged_cache.ENV)
     if quant is not None and for_training:
         from peft import prepare_model_for_kbit_training
 
@@ -312,5 +330,6 @@ def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[st
     log.info("loaded %.1f M parameters in %.1f s%s", n_params / 1e6, time.perf_counter() - t0,
              f" with {len(chain)} adapter(s)" if chain else "")
     info = {"device": device, "dtype": str(dtype).split(".")[-1], "dtype_reason": dtype_reason, "path": str(path),
-            "adapter": [str(c) for c in chain] or None, "n_params": n_params}
+            "adapter": [str(c) for c in chain] or None, "n_params": n_params,
+            "merged_cache": str(cached) if cached else None}
     return model, tok, info

@@ -1,0 +1,145 @@
+"""The cached fp32-merged copy of a run (issue 13, peak RSS): the second load of a run reads the merged weights.
+
+Real components: the tiny Llama of tests/conftest.py, real PEFT adapters with random (non-zero) B matrices so the
+merge changes the logits, real ``save_pretrained``/``from_pretrained``. The cache is hermetic: CANCERLLM_CACHE is
+a tmp folder in every test.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import torch
+
+from cancerllm.config import LoRAArgs, ModelArgs
+from cancerllm.model import merged_cache
+from cancerllm.model.load import load_model, model_args_for_run
+
+TEXT = "Invasive ductal carcinoma of the left breast, pT2 N1a M0."
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CANCERLLM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(merged_cache.ENV, raising=False)  # the cache is on by default
+    return tmp_path / "cache"
+
+
+def _adapter(base_dir, out, seed: int):
+    """A saved LoRA adapter (r=4) whose B matrices are random, so merging it changes the model's output."""
+    from transformers import AutoModelForCausalLM
+
+    from cancerllm.model.lora import attach_lora
+
+    model = attach_lora(AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32), LoRAArgs(r=4, alpha=8))
+    gen = torch.Generator().manual_seed(seed)
+    for name, param in model.named_parameters():
+        if "lora_B" in name:  # PEFT initialises B to zero: an untrained adapter would be a no-op
+            param.data = 0.05 * torch.randn(param.shape, generator=gen)
+    model.save_pretrained(out)
+    return out
+
+
+def _run(tmp_path, base_dir, name="run", seeds=(1, 2)):
+    """A run folder as `cancerllm sft` writes it: base_adapters/0 (the pretraining stage) and adapter/."""
+    run = tmp_path / name
+    _adapter(base_dir, run / "base_adapters" / "0", seeds[0])
+    _adapter(base_dir, run / "adapter", seeds[1])
+    (run / "run.json").write_text(json.dumps({"kind": "sft", "base_model": str(base_dir)}))
+    return run
+
+
+def _load(run, for_training=False):
+    args = model_args_for_run(run, ModelArgs(device="cpu", dtype="fp32"))
+    model, tok, info = load_model(args, for_training=for_training)
+    return model, tok, info
+
+
+def _logits(model, tok):
+    with torch.no_grad():
+        return model(**tok(TEXT, return_tensors="pt")).logits
+
+
+def test_second_load_reads_the_cached_merge_with_identical_logits(tmp_path, tiny_model_dir, caplog,
+                                                                   _hermetic_cache, monkeypatch):
+    from peft import PeftModel
+
+    run = _run(tmp_path, tiny_model_dir)
+    first, tok, info1 = _load(run)  # cold: merges in fp32, then saves the merged copy
+    entries = list((_hermetic_cache / "merged").glob("*/merged.json"))
+    assert len(entries) == 1  # one complete cache folder for this run
+    folder = str(entries[0].parent)
+    with caplog.at_level(logging.INFO, logger="cancerllm.model"):
+        second, tok2, info2 = _load(run)  # warm: reads the merged folder
+    assert second.name_or_path == folder  # the weights came from the cache folder, not the base model
+    assert not isinstance(second, PeftModel) and not any("lora" in n for n, _ in second.named_parameters())
+    assert any("loaded the cached fp32-merged model" in r.getMessage() for r in caplog.records)
+    assert next(second.parameters()).dtype == torch.float32
+    assert info1["merged_cache"] == info2["merged_cache"] == folder
+
+    monkeypatch.setenv(merged_cache.ENV, "0")
+    fresh, _, info_off = _load(run)  # the switch off: today's path, merged in memory, the cache not read
+    assert info_off["merged_cache"] is None and fresh.name_or_path == str(tiny_model_dir)
+    ref = _logits(fresh, tok)
+    bare, _, _ = load_model(ModelArgs(path=str(tiny_model_dir), device="cpu", dtype="fp32"))
+    assert (ref - _logits(bare, tok)).abs().max() > 1e-3  # the adapters matter: the comparison below is not vacuous
+    assert torch.allclose(_logits(first, tok), ref, rtol=0, atol=1e-6)
+    assert torch.allclose(_logits(second, tok2), ref, rtol=0, atol=1e-6)
+
+
+def test_changed_adapter_gets_a_new_key_and_no_stale_model(tmp_path, tiny_model_dir, monkeypatch):
+    run = _run(tmp_path, tiny_model_dir)
+    old_model, tok, _ = _load(run)
+    _adapter(tiny_model_dir, run / "adapter", seed=99)  # retrained in place: same folder, new weights
+    _load(run)  # cold for the new adapter: a second cache folder beside the old one
+    folders = {str(f.parent) for f in (tmp_path / "cache" / "merged").glob("*/merged.json")}
+    assert len(folders) == 2
+    new_model, _, _ = _load(run)  # warm: must read the new adapter's copy, never the stale one
+    assert new_model.name_or_path in folders
+    monkeypatch.setenv(merged_cache.ENV, "0")
+    fresh, _, _ = _load(run)
+    assert torch.allclose(_logits(new_model, tok), _logits(fresh, tok), rtol=0, atol=1e-6)
+    assert not torch.allclose(_logits(new_model, tok), _logits(old_model, tok), atol=1e-4)
+
+
+def test_key_covers_adapter_config_order_and_base(tmp_path, tiny_model_dir):
+    run = _run(tmp_path, tiny_model_dir)
+    chain = [run / "base_adapters" / "0", run / "adapter"]
+    key = merged_cache.cache_key(tiny_model_dir, chain)
+    assert merged_cache.cache_key(tiny_model_dir, chain) == key  # deterministic
+    assert merged_cache.cache_key(tiny_model_dir, chain[::-1]) != key
+    assert merged_cache.cache_key(tiny_model_dir, chain[:1]) != key
+    cfg = chain[1] / "adapter_config.json"
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "lora_alpha": 16}))  # a new scaling, same weights
+    assert merged_cache.cache_key(tiny_model_dir, chain) != key
+
+
+def test_training_and_bf16_loads_bypass_the_cache(tmp_path, tiny_model_dir, _hermetic_cache):
+    run = _run(tmp_path, tiny_model_dir)
+    _, _, info = _load(run, for_training=True)  # training continues from a merged model in memory
+    assert info["merged_cache"] is None
+    args = model_args_for_run(run, ModelArgs(device="cpu", dtype="bf16"))
+    _, _, info = load_model(args)  # bf16 keeps the adapters unmerged: nothing to cache
+    assert info["merged_cache"] is None
+    assert not (_hermetic_cache / "merged").exists()
+
+
+def test_half_written_copy_is_never_read_and_old_copies_are_evicted(tmp_path, tiny_model_dir, _hermetic_cache,
+                                                                    monkeypatch):
+    run = _run(tmp_path, tiny_model_dir)
+    key = merged_cache.cache_key(tiny_model_dir, [run / "base_adapters" / "0", run / "adapter"])
+    # A process killed while saving leaves its temporary folder, and a folder without the marker is incomplete.
+    (_hermetic_cache / "merged" / ".merge-killed").mkdir(parents=True)
+    (_hermetic_cache / "merged" / ".merge-killed" / "config.json").write_text("{}")
+    assert merged_cache.lookup(key) is None
+    _, _, info = _load(run)
+    assert info["merged_cache"] == str(_hermetic_cache / "merged" / key)
+    assert (_hermetic_cache / "merged" / key / "merged.json").is_file()
+
+    monkeypatch.setattr(merged_cache, "KEEP", 1)
+    other = _run(tmp_path, tiny_model_dir, name="other", seeds=(3, 4))
+    _, _, info_other = _load(other)
+    entries = [p.name for p in (_hermetic_cache / "merged").iterdir() if not p.name.startswith(".")]
+    assert entries == [info_other["merged_cache"].rsplit("/", 1)[-1]]  # the older run's copy was evicted

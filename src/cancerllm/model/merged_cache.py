@@ -22,10 +22,8 @@ Writes go to a temporary folder renamed into place, so a killed process never le
 ``CANCERLLM_MERGED_CACHE=0`` turns the cache off (merge in memory on every load, as before).
 
 Example:
-    >>> import os; os.environ["CANCERLLM_MERGED_CACHE"] = "0"; enabled()
-    False
-    >>> del os.environ["CANCERLLM_MERGED_CACHE"]; enabled()
-    True
+    >>> enabled({"CANCERLLM_MERGED_CACHE": "0"}), enabled({})
+    (False, True)
 """
 
 from __future__ import annotations
@@ -36,7 +34,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +50,10 @@ _MARKER = "merged.json"  # written last inside the temporary folder: a folder wi
 _CHUNK = 1 << 20
 
 
-def enabled() -> bool:
-    """False when ``CANCERLLM_MERGED_CACHE`` is ``0``/``false``/``off``/``no``; the cache is on by default."""
-    return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "off", "no")
+def enabled(env: Mapping[str, str] | None = None) -> bool:
+    """False when ``CANCERLLM_MERGED_CACHE`` is ``0``/``false``/``off``/``no`` in ``env`` (default: the process
+    environment); the cache is on by default."""
+    return (os.environ if env is None else env).get(ENV, "1").strip().lower() not in ("0", "false", "off", "no")
 
 
 def _file_sha256(path: Path) -> str:

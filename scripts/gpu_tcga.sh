@@ -15,7 +15,7 @@
 # machine: `cancerllm evaluate` / `compare` against the same reports' regex and TF-IDF predictions.
 # Measured on one H200 (docs/results.md, "GPU"): pretraining 100 x 32 x 1,024 tokens in 61 s; SFT at 1.1 steps/s
 # (batch 32, prompts up to 1,536 tokens, fp32 weights + bf16 autocast), so 300 steps did not fit 300 s: SFT now saves
-# every 100 steps and a rerun resumes; LM features at 35-55 reports/s; the classifier's heads are CPU work (minutes).
+# every 100 steps and a rerun resumes (train.resume=true); LM features at 35-55 reports/s; the classifier's heads are CPU work (minutes).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -89,7 +89,7 @@ base=()
 step sft 360 "$CLI" sft --config configs/sft/embedded.yaml model.device="$DEVICE" "${base[@]}" \
   data.train="$OUT/data/train.jsonl" data.max_seq_len=$((PROMPT + 256)) max_prompt_tokens="$PROMPT" \
   train.max_steps="$SFT_STEPS" train.batch_size="$BATCH" train.lr=3.0e-4 train.warmup_ratio=0.05 \
-  train.eval_steps=100000 train.save_steps=100 out="$OUT/sft"
+  train.eval_steps=100000 train.save_steps=100 train.resume=true out="$OUT/sft"
 
 # ---- 2. the fine-tuned model on every test report, normal and hard (scored on the development machine)
 GEN=(model.device="$DEVICE" generate.max_prompt_tokens="$PROMPT" generate.batch_size="$GEN_BATCH")

@@ -18,7 +18,7 @@
 # every 100 steps and a rerun resumes (train.resume=true); LM features at 35-55 reports/s; the classifier's heads are CPU work (minutes).
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 OUT=${OUT:-out/gpu_tcga}
 DEVICE=${DEVICE:-cuda}
 PRE_STEPS=${PRE_STEPS:-100}

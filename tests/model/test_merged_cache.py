@@ -143,3 +143,18 @@ def test_half_written_copy_is_never_read_and_old_copies_are_evicted(tmp_path, ti
     _, _, info_other = _load(other)
     entries = [p.name for p in (_hermetic_cache / "merged").iterdir() if not p.name.startswith(".")]
     assert entries == [info_other["merged_cache"].rsplit("/", 1)[-1]]  # the older run's copy was evicted
+
+
+def test_classifier_feature_cache_is_the_same_whether_the_merge_was_cached_or_not(tmp_path, tiny_model_dir,
+                                                                                  monkeypatch):
+    """`classify`'s LM feature cache must not miss because the run's merge now comes from the merged-model cache."""
+    from cancerllm.classify.recipe import LMArgs, load_lm
+
+    run = _run(tmp_path, tiny_model_dir)
+    (run / "config.yaml").write_text("{}\n")  # what marks a training run folder for load_lm
+    args = LMArgs(path=str(run), layer=1, max_tokens=16, max_chunks=1)
+    monkeypatch.setenv(merged_cache.ENV, "0")
+    in_memory = load_lm(args, tmp_path / "features")
+    monkeypatch.delenv(merged_cache.ENV)
+    cached = load_lm(args, tmp_path / "features")
+    assert cached.cache == in_memory.cache

@@ -448,6 +448,24 @@ def _plot_reliability(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+_LM_IDENTITY = ("adapter", "device", "dtype", "dtype_reason", "n_params", "path")
+
+
+def lm_fingerprint(path: str, info: dict[str, Any]) -> str:
+    """What the LM feature cache is keyed by: the model's identity in ``load_model``'s info, nothing else.
+
+    Why a fixed key set: info also says *how* the model was loaded (e.g. ``merged_cache``, the cached fp32-merged
+    copy or an in-memory merge of the same adapters); such keys must not turn every cached feature into a miss.
+
+    >>> a = lm_fingerprint("embedded", {"device": "cpu", "dtype": "bfloat16", "merged_cache": None})
+    >>> a == lm_fingerprint("embedded", {"device": "cpu", "dtype": "bfloat16", "merged_cache": "/cache/merged/x"})
+    True
+    >>> a == lm_fingerprint("embedded", {"device": "cpu", "dtype": "float32", "merged_cache": None})
+    False
+    """
+    return json.dumps({"path": str(path), "info": {k: str(info[k]) for k in _LM_IDENTITY if k in info}})
+
+
 def load_lm(args: LMArgs, cache_dir: Path) -> Any:
     """The LM feature extractor of ``args`` (dtype resolved by :func:`cancerllm.model.load.load_model`)."""
     import torch
@@ -463,9 +481,8 @@ def load_lm(args: LMArgs, cache_dir: Path) -> Any:
         margs = model_args_for_run(args.path, margs)  # a training run folder: base + its adapters
     model, tok, info = load_model(margs)
     model.eval()
-    fingerprint = json.dumps({"path": str(args.path), "info": {k: str(v) for k, v in sorted(info.items())}})
     return LMFeatures(model, tok, layer=args.layer, max_tokens=args.max_tokens, max_chunks=args.max_chunks,
-                      batch_size=args.batch_size, cache_dir=cache_dir, fingerprint=fingerprint)
+                      batch_size=args.batch_size, cache_dir=cache_dir, fingerprint=lm_fingerprint(args.path, info))
 
 
 def run(cfg: ClassifyConfig) -> dict[str, Any]:

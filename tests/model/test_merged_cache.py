@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 import torch
@@ -158,3 +159,15 @@ def test_classifier_feature_cache_is_the_same_whether_the_merge_was_cached_or_no
     monkeypatch.delenv(merged_cache.ENV)
     cached = load_lm(args, tmp_path / "features")
     assert cached.cache == in_memory.cache
+
+
+def test_the_vllm_engines_merge_is_the_runs_only_merged_copy(tmp_path, tiny_model_dir, _hermetic_cache):
+    """vLLM keeps its own merged folder (model + tokenizer); the generic cache must not store the weights again."""
+    from cancerllm.infer.vllm_engine import _merge_fp32, merged_model_dir
+    from cancerllm.model.load import adapter_chain
+
+    args = model_args_for_run(_run(tmp_path, tiny_model_dir), ModelArgs(device="cpu", dtype="fp32"))
+    chain = adapter_chain(args.adapter)
+    target = _merge_fp32(args.path, args.adapter, chain, merged_model_dir(Path(args.path), chain))
+    copies = sorted(d for d in (_hermetic_cache / "merged").iterdir() if not d.name.startswith("."))
+    assert copies == [target] and (target / "tokenizer_config.json").is_file()

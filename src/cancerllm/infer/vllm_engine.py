@@ -254,7 +254,8 @@ def _merge_fp32(base: str, adapter: str, chain: list[Path], target: Path) -> Pat
     log.info("vllm: merging %d adapter(s) in fp32 into %s (once; reused while the adapter files are unchanged)",
              len(chain), target)
     # load_model merges the whole chain into fp32 weights, exact to float rounding (dtype fp32 -> merge=True).
-    model, tok, _ = load_model(ModelArgs(path=base, adapter=adapter, device="cpu", dtype="fp32"))
+    # cache_merged=False: this folder (model + tokenizer, what vLLM reads) is the one merged copy of the run
+    model, tok, _ = load_model(ModelArgs(path=base, adapter=adapter, device="cpu", dtype="fp32"), cache_merged=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".merge-", dir=target.parent))
     try:

@@ -244,7 +244,7 @@ def _adapter_precision(chain: list[Path], dtype: Any, reason: str, quantized: bo
 _SHORT = {"bfloat16": "bf16", "float16": "fp16"}
 
 
-def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[str, Any]]:
+def load_model(args: Any, for_training: bool = False, cache_merged: bool = True) -> tuple[Any, Any, dict[str, Any]]:
     """Load base model + tokenizer (+ adapters) as ``args`` (a :class:`cancerllm.config.ModelArgs`) says.
 
     With adapters on a full-precision base, ``dtype=auto`` loads fp32 and merges them there (exact); an explicit
@@ -253,6 +253,8 @@ def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[st
     Args:
         args: ModelArgs (path, adapter, device, dtype, quantize).
         for_training: right padding; 4-bit models are prepared for k-bit training; the model stays in train mode.
+        cache_merged: use the merged-model cache for an fp32 merge (False: a caller that keeps its own merged
+            copy, as the vLLM engine does, so the weights are not stored twice).
     Returns:
         ``(model, tokenizer, info)`` with info = {device, dtype, dtype_reason, path, adapter, n_params,
         merged_cache (the cached fp32-merged folder the model came from or was saved to, else None)}.
@@ -289,7 +291,7 @@ def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[st
     t0 = time.perf_counter()
     # An fp32 merge for inference is cached once per run (see merged_cache): later loads read the merged weights
     # directly, without PEFT or the bf16 -> fp32 cast of the base (~400 MiB less peak RSS for the 135M model).
-    cacheable = merge and quant is None and not for_training and merged_cache.enabled()
+    cacheable = cache_merged and merge and quant is None and not for_training and merged_cache.enabled()
     key = merged_cache.cache_key(path, chain, str(dtype).split(".")[-1]) if cacheable else None
     cached = merged_cache.lookup(key) if key else None
     # use_safetensors: a local folder with only pytorch_model.bin is refused instead of unpickled.

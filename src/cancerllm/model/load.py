@@ -291,7 +291,8 @@ def load_model(args: Any, for_training: bool = False, cache_merged: bool = True)
     t0 = time.perf_counter()
     # An fp32 merge for inference is cached once per run (see merged_cache): later loads read the merged weights
     # directly, without PEFT or the bf16 -> fp32 cast of the base (~400 MiB less peak RSS for the 135M model).
-    cacheable = cache_merged and merge and quant is None and not for_training and merged_cache.enabled()
+    inference_merge = merge and quant is None and not for_training
+    cacheable = inference_merge and cache_merged and merged_cache.enabled()
     key = merged_cache.cache_key(path, chain, str(dtype).split(".")[-1]) if cacheable else None
     cached = merged_cache.lookup(key) if key else None
     # use_safetensors: a local folder with only pytorch_model.bin is refused instead of unpickled.
@@ -321,8 +322,9 @@ def load_model(args: Any, for_training: bool = False, cache_merged: bool = True)
         if key:
             cached = merged_cache.store(model, key, path, chain)
             log.info("adapters: merged in fp32, %s", f"cached as {cached}" if cached else "not cached (write failed)")
-        elif merge and quant is None and not for_training:
-            log.info("adapters: merged in fp32 in memory (%s=0: merged-model cache off)", merged_cache.ENV)
+        elif inference_merge:
+            log.info("adapters: merged in fp32 in memory (%s)", f"{merged_cache.ENV}=0: merged-model cache off"
+                     if cache_merged else "the caller keeps its own merged copy")
     if quant is not None and for_training:
         from peft import prepare_model_for_kbit_training
 

@@ -76,7 +76,8 @@ def test_second_load_reads_the_cached_merge_with_identical_logits(tmp_path, tiny
         second, tok2, info2 = _load(run)  # warm: reads the merged folder
     assert second.name_or_path == folder  # the weights came from the cache folder, not the base model
     assert not isinstance(second, PeftModel) and not any("lora" in n for n, _ in second.named_parameters())
-    assert any("loaded the cached fp32-merged model" in r.getMessage() for r in caplog.records)
+    assert any("loaded the cached merged model" in r.getMessage() and "float32" in r.getMessage()
+               for r in caplog.records)
     assert next(second.parameters()).dtype == torch.float32
     assert info1["merged_cache"] == info2["merged_cache"] == folder
 
@@ -117,14 +118,21 @@ def test_key_covers_adapter_config_order_and_base(tmp_path, tiny_model_dir):
     assert merged_cache.cache_key(tiny_model_dir, chain) != key
 
 
-def test_training_and_bf16_loads_bypass_the_cache(tmp_path, tiny_model_dir, _hermetic_cache):
+def test_training_bypasses_the_cache_and_bf16_gets_its_own_entry(tmp_path, tiny_model_dir, _hermetic_cache):
     run = _run(tmp_path, tiny_model_dir)
     _, _, info = _load(run, for_training=True)  # training continues from a merged model in memory
     assert info["merged_cache"] is None
-    args = model_args_for_run(run, ModelArgs(device="cpu", dtype="bf16"))
-    _, _, info = load_model(args)  # bf16 keeps the adapters unmerged: nothing to cache
-    assert info["merged_cache"] is None
     assert not (_hermetic_cache / "merged").exists()
+    _, _, fp32 = _load(run)
+    args = model_args_for_run(run, ModelArgs(device="cpu", dtype="bf16"))
+    cold, tok, info = load_model(args)  # merged in fp32, stochastically rounded to bf16, cached under its own key
+    assert info["merged_cache"] and info["merged_cache"] != fp32["merged_cache"]
+    warm, _, again = load_model(args)
+    assert again["merged_cache"] == info["merged_cache"] and {p.dtype for p in warm.parameters()} == {torch.bfloat16}
+    torch.testing.assert_close(_logits(warm, tok), _logits(cold, tok), rtol=0, atol=0)  # cold and warm: same model
+    size = {k: sum(f.stat().st_size for f in Path(d["merged_cache"]).glob("*.safetensors")) for k, d in
+            (("fp32", fp32), ("bf16", info))}
+    assert size["bf16"] < 0.6 * size["fp32"]
 
 
 def test_half_written_copy_is_never_read_and_old_copies_are_evicted(tmp_path, tiny_model_dir, _hermetic_cache,

@@ -18,12 +18,15 @@ weights loses most of it, and so does any bf16 forward pass, merged or not (PEFT
 layer output and rounds the sum back to bf16; measured on the tiny test model: the bf16 forward's error is ~4x the
 update's effect on the logits). So with adapters on a full-precision base, ``dtype=auto`` means fp32, the adapters
 are merged into the fp32 weights (exact to float rounding) and the served model computes what the adapter learned.
-An explicit ``--model.dtype=bf16`` is honoured for speed (~2x on this CPU) with the adapters kept unmerged, stacked
-and all active, which is the arithmetic bf16 training did; training on top of a base adapter refuses it. On a 4-bit
-base the adapters stay unmerged at inference; training merges them (PEFT re-quantizes, with a rounding warning).
-The fp32 merge for inference is saved once per run into ``$CANCERLLM_CACHE/merged/<key>`` and read from there on
-later loads (no PEFT, no bf16 -> fp32 cast spike; ``CANCERLLM_MERGED_CACHE=0`` turns it off): see
-:mod:`cancerllm.model.merged_cache`.
+An explicit ``--model.dtype=bf16`` at inference merges the adapters in fp32 too and then rounds the merged weights to
+bf16 *stochastically* (:mod:`cancerllm.model.rounding`): unbiased, so the update survives in aggregate where
+round-to-nearest would erase it, for half the memory and ~3x the prefill speed of fp32 on this CPU (AMX); it is the
+closest of the bf16 variants to the fp32 model (measured table in that module). fp16 keeps the adapters unmerged
+and stacked; training on top of a base adapter refuses half precision. On a 4-bit base the adapters stay unmerged
+at inference; training merges them (PEFT re-quantizes, with a rounding warning).
+The merge for inference (fp32, or its stochastic bf16 rounding) is saved once per run into
+``$CANCERLLM_CACHE/merged/<key>`` and read from there on later loads (no PEFT, no bf16 -> fp32 cast spike;
+``CANCERLLM_MERGED_CACHE=0`` turns it off): see :mod:`cancerllm.model.merged_cache`.
 Model weights are read from safetensors only (``use_safetensors=True``: no pickle is ever unpickled).
 
 Example:
@@ -215,30 +218,34 @@ def _quantization_config(dtype: Any) -> Any:
 
 
 def _adapter_precision(chain: list[Path], dtype: Any, reason: str, quantized: bool, for_training: bool
-                       ) -> tuple[Any, str, bool]:
-    """``(dtype, reason, merge)`` once adapters are known: never merge into (or run a merged model in) bf16.
+                       ) -> tuple[Any, str, bool, Any]:
+    """``(load dtype, reason, merge, round_to)`` once adapters are known: never merge into half-precision weights.
 
-    Why: a LoRA update of ~0.1% of a weight's magnitude is below bf16 resolution (see the module docstring).
+    Merges happen in fp32; ``round_to`` (bf16 or None) is the dtype the merged weights are then stochastically
+    rounded to. Why: a LoRA update of ~0.1% of a weight's magnitude is below bf16 resolution (module docstring).
     """
     import torch
 
     if not chain:
-        return dtype, reason, False
+        return dtype, reason, False, None
     if quantized:  # 4-bit: inference keeps the adapters unmerged; training needs a plain model to put a LoRA on
-        return dtype, reason, for_training
+        return dtype, reason, for_training, None
     if dtype == torch.float32:
-        return dtype, reason, True  # fp32 merge is exact to float rounding and gives a plain, fast model
+        return dtype, reason, True, None  # fp32 merge is exact to float rounding and gives a plain, fast model
     if reason.startswith("auto"):
-        return torch.float32, "auto: LoRA adapters applied; fp32 keeps updates below bf16 resolution", True
+        return torch.float32, "auto: LoRA adapters applied; fp32 keeps updates below bf16 resolution", True, None
     name = str(dtype).split(".")[-1]
     if for_training:
         raise ConfigError(f"model.dtype={_SHORT.get(name, name)} ({reason}) with a base adapter ({chain[0]}) would "
                           "merge it into half-precision weights, where updates below ~0.4% of a weight vanish; use "
                           "--model.dtype=auto (fp32 weights; train.precision still gives bf16 autocast speed)")
+    if dtype == torch.bfloat16:
+        why = f"{reason}; LoRA adapters merged in fp32, then stochastically rounded to bf16 (unbiased: keeps their effect)"
+        return torch.float32, why, True, torch.bfloat16
     log.warning("model.dtype=%s with LoRA adapters: kept unmerged, but a %s forward pass blurs adapter updates "
                 "smaller than ~0.4%% of a layer's output; use --model.dtype=auto (fp32) to serve them exactly",
                 _SHORT.get(name, name), name)
-    return dtype, reason, False
+    return dtype, reason, False, None
 
 
 _SHORT = {"bfloat16": "bf16", "float16": "fp16"}
@@ -248,12 +255,13 @@ def load_model(args: Any, for_training: bool = False, cache_merged: bool = True)
     """Load base model + tokenizer (+ adapters) as ``args`` (a :class:`cancerllm.config.ModelArgs`) says.
 
     With adapters on a full-precision base, ``dtype=auto`` loads fp32 and merges them there (exact); an explicit
-    bf16/fp16 keeps them unmerged and stacked. Why: see the module docstring (bf16 loses small LoRA updates).
+    bf16 merges in fp32 and rounds stochastically to bf16; fp16 keeps them unmerged and stacked. Why: see the
+    module docstring (round-to-nearest bf16 loses small LoRA updates).
 
     Args:
         args: ModelArgs (path, adapter, device, dtype, quantize).
         for_training: right padding; 4-bit models are prepared for k-bit training; the model stays in train mode.
-        cache_merged: use the merged-model cache for an fp32 merge (False: a caller that keeps its own merged
+        cache_merged: use the merged-model cache for a merge at inference (False: a caller that keeps its own merged
             copy, as the vLLM engine does, so the weights are not stored twice).
     Returns:
         ``(model, tokenizer, info)`` with info = {device, dtype, dtype_reason, path, adapter, n_params,
@@ -280,8 +288,10 @@ def load_model(args: Any, for_training: bool = False, cache_merged: bool = True)
     device, dev_reason = resolve_device(args.device)
     dtype, dtype_reason = resolve_dtype(args.dtype, device)
     quant = _quantization_config(dtype) if args.quantize == "4bit" else None
-    dtype, dtype_reason, merge = _adapter_precision(chain, dtype, dtype_reason, quant is not None, for_training)
-    log.info("model %s on %s (%s), dtype %s (%s)%s", args.path, device, dev_reason, str(dtype).split(".")[-1],
+    dtype, dtype_reason, merge, round_to = _adapter_precision(chain, dtype, dtype_reason, quant is not None,
+                                                              for_training)
+    final = round_to or dtype  # the dtype the model ends up in
+    log.info("model %s on %s (%s), dtype %s (%s)%s", args.path, device, dev_reason, str(final).split(".")[-1],
              dtype_reason, ", 4-bit NF4" if quant else "")
 
     from transformers import AutoModelForCausalLM
@@ -289,14 +299,15 @@ def load_model(args: Any, for_training: bool = False, cache_merged: bool = True)
     from cancerllm.model import merged_cache
 
     t0 = time.perf_counter()
-    # An fp32 merge for inference is cached once per run (see merged_cache): later loads read the merged weights
-    # directly, without PEFT or the bf16 -> fp32 cast of the base (~400 MiB less peak RSS for the 135M model).
+    # A merge for inference (fp32, or rounded to bf16) is cached once per run (see merged_cache): later loads read
+    # the merged weights directly, without PEFT or the bf16 -> fp32 cast of the base (~400 MiB less peak RSS, 135M).
     inference_merge = merge and quant is None and not for_training
     cacheable = inference_merge and cache_merged and merged_cache.enabled()
-    key = merged_cache.cache_key(path, chain, str(dtype).split(".")[-1]) if cacheable else None
+    kind = "bfloat16-stochastic" if round_to is not None else str(dtype).split(".")[-1]
+    key = merged_cache.cache_key(path, chain, kind) if cacheable else None
     cached = merged_cache.lookup(key) if key else None
     # use_safetensors: a local folder with only pytorch_model.bin is refused instead of unpickled.
-    kwargs: dict[str, Any] = {"dtype": dtype, "use_safetensors": True}
+    kwargs: dict[str, Any] = {"dtype": final if cached else dtype, "use_safetensors": True}
     if quant is not None:
         kwargs.update(quantization_config=quant, device_map={"": 0})
     model = AutoModelForCausalLM.from_pretrained(str(cached or path), **kwargs)
@@ -307,11 +318,15 @@ def load_model(args: Any, for_training: bool = False, cache_merged: bool = True)
     tok = load_tokenizer(tok_dir, for_training=for_training)
 
     if chain and cached is not None:
-        log.info("adapters: loaded the cached fp32-merged model %s (%d adapter(s), no PEFT)", cached, len(chain))
+        log.info("adapters: loaded the cached merged model %s (%s, %d adapter(s), no PEFT)", cached, kind, len(chain))
     elif chain:
         from cancerllm.model.lora import apply_adapters
 
         model = apply_adapters(model, chain, merge=merge)
+        if round_to is not None:
+            from cancerllm.model.rounding import round_model_bf16
+
+            model = round_model_bf16(model)
         if merge:  # the PEFT wrappers and merge temporaries are garbage now: hand their pages back (~75 MiB, 135M)
             import gc
 
@@ -319,11 +334,12 @@ def load_model(args: Any, for_training: bool = False, cache_merged: bool = True)
 
             gc.collect()
             release_memory()
+        how = "merged in fp32" + (", stochastically rounded to bf16" if round_to is not None else "")
         if key:
             cached = merged_cache.store(model, key, path, chain)
-            log.info("adapters: merged in fp32, %s", f"cached as {cached}" if cached else "not cached (write failed)")
+            log.info("adapters: %s, %s", how, f"cached as {cached}" if cached else "not cached (write failed)")
         elif inference_merge:
-            log.info("adapters: merged in fp32 in memory (%s)", f"{merged_cache.ENV}=0: merged-model cache off"
+            log.info("adapters: %s in memory (%s)", how, f"{merged_cache.ENV}=0: merged-model cache off"
                      if cache_merged else "the caller keeps its own merged copy")
     if quant is not None and for_training:
         from peft import prepare_model_for_kbit_training
@@ -333,7 +349,7 @@ def load_model(args: Any, for_training: bool = False, cache_merged: bool = True)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("loaded %.1f M parameters in %.1f s%s", n_params / 1e6, time.perf_counter() - t0,
              f" with {len(chain)} adapter(s)" if chain else "")
-    info = {"device": device, "dtype": str(dtype).split(".")[-1], "dtype_reason": dtype_reason, "path": str(path),
+    info = {"device": device, "dtype": str(final).split(".")[-1], "dtype_reason": dtype_reason, "path": str(path),
             "adapter": [str(c) for c in chain] or None, "n_params": n_params,
             "merged_cache": str(cached) if cached else None}
     return model, tok, info

@@ -1,4 +1,4 @@
-"""A cached fp32 copy of a base model with its LoRA adapter chain merged in, so later loads skip PEFT and the cast.
+"""A cached copy of a base model with its LoRA adapter chain merged in, so later loads skip PEFT and the cast.
 
 Why: a fine-tuned run is served as fp32 weights with its adapters merged (bf16 loses the updates, see
 :mod:`cancerllm.model.load`). Building that model means reading the bf16 base, casting it to fp32 (both copies
@@ -14,7 +14,8 @@ The key is a SHA-256 over everything the merged weights depend on:
   base file changes its size or mtime);
 * each adapter, in chain order: the full content of ``adapter_config.json`` and ``adapter_model.safetensors``
   (a retrained adapter in the same folder gives a new key, never a stale model);
-* the dtype (fp32) and the format version below.
+* the dtype (``float32``, or ``bfloat16-stochastic``: the fp32 merge rounded by :mod:`cancerllm.model.rounding`) and
+  the format version below.
 
 Writes go to a temporary folder renamed into place, so a killed process never leaves a half copy; a failed write
 (disk full, read-only cache) only logs a warning, since the freshly merged model is already in memory. At most

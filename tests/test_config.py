@@ -182,6 +182,20 @@ def test_config_offline_env_overrides_a_user_setting(monkeypatch):
     assert [os.environ[k] for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")] == ["1"] * 3
 
 
+def test_config_cli_caps_the_onednn_cache_unless_the_user_set_it(monkeypatch):
+    import os
+
+    from cancerllm import cli, runtime
+
+    seen = []
+    monkeypatch.setattr(cli, "app", lambda: seen.append(os.environ.get(runtime.ONEDNN_CACHE_ENV)))
+    monkeypatch.delenv(runtime.ONEDNN_CACHE_ENV, raising=False)
+    cli.main()  # what `cancerllm <verb>` runs before the verb (the verb is replaced by a probe here)
+    monkeypatch.setenv(runtime.ONEDNN_CACHE_ENV, "64")
+    cli.main()
+    assert seen == ["16", "64"]
+
+
 # --------------------------------------------------------------------------------------------------- real CLI
 
 def test_config_extract_cli_reads_the_file_and_folder_it_was_given(tmp_path, tiny_model_dir, monkeypatch):

@@ -140,9 +140,10 @@ _register_verbs(app, _VERB_MODULES)
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         datefmt="%H:%M:%S", stream=sys.stderr)
-    from cancerllm.runtime import offline_env
+    from cancerllm.runtime import bounded_kernel_cache, offline_env
 
     offline_env()
+    bounded_kernel_cache()
     app()
 
 

@@ -177,11 +177,27 @@ def test_adapter_precision_explicit_bf16_merges_in_fp32_and_rounds_stochasticall
 def test_adapter_precision_explicit_fp16_keeps_adapters_unmerged(bf16_base, tiny_tokenizer, tmp_path):
     # fp16 has no stochastic rounding here: the adapters stay separate, all active, frozen, in training order.
     stages = [LoRAArgs(r=2, alpha=4, dropout=0.0, target_modules="q_proj,v_proj"), LoRAArgs(r=4, alpha=8, dropout=0.0)]
-    run, _ = _run_folder(tmp_path, bf16_base, stages)
+    run, dirs = _run_folder(tmp_path, bf16_base, stages)
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
     from cancerllm.model.load import _adapter_precision, adapter_chain
+    from cancerllm.model.lora import apply_adapters
 
     dtype, _, merge, round_to = _adapter_precision(adapter_chain(run), torch.float16, "model.dtype=fp16", False, False)
     assert (dtype, merge, round_to) == (torch.float16, False, None)
+    # The stacked path (fp16, and 4-bit at inference), on a half-precision model this CPU runs: bf16.
+    model = apply_adapters(AutoModelForCausalLM.from_pretrained(bf16_base, dtype=torch.bfloat16), dirs, merge=False)
+    assert hasattr(model, "peft_config") and len(model.base_model.active_adapters) == 2
+    assert not any(p.requires_grad for p in model.parameters())
+    # Same arithmetic as PEFT's own stacked forward (what half-precision training computed), bit for bit.
+    ref = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(bf16_base, dtype=torch.bfloat16),
+                                    str(dirs[0]), adapter_name="x0")
+    ref.load_adapter(str(dirs[1]), adapter_name="x1")
+    ref.base_model.set_adapter(["x0", "x1"], inference_mode=True)
+    ids = torch.tensor([tiny_tokenizer(TEXT)["input_ids"]])
+    with torch.no_grad():
+        torch.testing.assert_close(model(input_ids=ids).logits, ref.eval()(input_ids=ids).logits, rtol=0, atol=0)
 
 
 def test_adapter_precision_explicit_bf16_training_with_base_adapter_is_refused(bf16_base, tmp_path):

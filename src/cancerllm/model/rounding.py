@@ -8,15 +8,16 @@ fraction, so each rounded weight equals ``w + delta`` in expectation; the layer'
 weights, and the update's coherent (low-rank) effect comes through while the rounding noise averages out.
 
 Measured on the `make demo` SFT run (SmolLM2-135M, pretraining + SFT adapters, 2,075 prompt positions of six TCGA
-json.v1 prompts), distance of each variant's next-token distribution from the fp32-merged model:
+json.v1 prompts; ``python scripts/bf16_fidelity.py out/demo/sft test.jsonl``), distance of each variant's
+next-token distribution from the fp32-merged model:
 
 ==============================================  ===================  ===========================
 variant                                         mean KL(fp32 || x)   top-1 agreement with fp32
 ==============================================  ===================  ===========================
 base model, no adapters (the adapters' effect)  0.5007               0.650
-bf16, round-to-nearest cast of the fp32 merge   0.0035               0.948
+bf16, round-to-nearest cast of the fp32 merge   0.0035               0.947
 bf16, PEFT adapters unmerged and stacked        0.0020               0.940
-bf16, stochastic rounding of the fp32 merge     0.0018               0.963
+bf16, stochastic rounding of the fp32 merge     0.0017               0.955
 ==============================================  ===================  ===========================
 
 The rounding is seeded, so the same run always gives the same weights (and the merged-model cache can hold them).

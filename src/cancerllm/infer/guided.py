@@ -40,8 +40,8 @@ from cancerllm.errors import ConfigError
 from cancerllm.knowledge.phenotypes import ASSERTIONS, ENTITY_TYPES
 
 __all__ = ["GUIDED_STYLE", "HARD_CLOSE", "INSTALL_HINT", "MAX_MENTIONS_PER_TYPE", "SOFT_CLOSE",
-           "GrammarLogitsProcessor", "diagnosis_schema", "guided_problems", "logits_processor", "phenotype_schema",
-           "require_backend", "schema_for"]
+           "GrammarLogitsProcessor", "close_row", "closer_tables", "diagnosis_schema", "guided_problems", "in_string",
+           "logits_processor", "phenotype_schema", "require_backend", "schema_for"]
 
 GUIDED_STYLE = "json.v1"
 INSTALL_HINT = ('pip install --no-deps "xgrammar>=0.2.8" "apache-tvm-ffi>=0.1.11" '
@@ -215,26 +215,50 @@ class GrammarLogitsProcessor(LogitsProcessor):
             device = scores.device
             masked = scores.to("cpu") if device.type != "cpu" else scores
             self.xgr.apply_token_bitmask_inplace(masked, self.bitmask, vocab_size=self.vocab_size, indices=active)
-            if left is not None and self.closers is not None and left <= SOFT_CLOSE:
-                self._close(masked, active, hard=left <= HARD_CLOSE)
+            if left is not None and self.closers is not None:
+                for row in active:
+                    close_row(masked[row], self.in_string[row], left, self.closers)
             scores = masked.to(device) if masked is not scores else scores
         return scores
 
-    def _close(self, scores: Any, rows: list[int], hard: bool) -> None:
-        """Where a row may close something now, keep only its closing tokens (the model still picks among them)."""
-        structural, string_end, quote_other, _ = self.closers
-        width = min(scores.shape[-1], structural.shape[0])
-        for row in rows:
-            allowed = scores[row, :width] > float("-inf")
-            if self.in_string[row] and not hard:
-                # Soft: the model finishes its text, but may leave the string only by a pure closer (`"`, `"}`),
-                # never by a token that also opens the next key or mention.
-                if bool((allowed & ~quote_other[:width]).any()):
-                    scores[row, :width].masked_fill_(quote_other[:width], float("-inf"))
-                continue
-            closer = string_end[:width] if self.in_string[row] else structural[:width]
-            if bool((allowed & closer).any()):  # otherwise the grammar forces a non-closing step: take it
-                scores[row, :width].masked_fill_(~closer, float("-inf"))
+
+def in_string(token_ids: Any, closers: tuple[Any, Any, Any, list[bool]]) -> bool:
+    """Whether an answer made of ``token_ids`` (generated so far) stops inside a JSON string: an odd number of
+    ``"`` (our strings hold none, so every quote opens or closes one). Negative ids (placeholders) are skipped."""
+    odd = closers[3]
+    return sum(1 for t in token_ids if 0 <= t < len(odd) and odd[t]) % 2 == 1
+
+
+def close_row(scores: Any, inside_string: bool, left: int, closers: tuple[Any, Any, Any, list[bool]]) -> None:
+    """Budget-aware closing of one row's next-token scores (1-D, already masked by the grammar), in place.
+
+    ``left`` counts the new tokens the answer may still take, this one included. With more than ``SOFT_CLOSE``
+    left nothing changes. Otherwise, wherever the grammar allows a closing token, only closing tokens stay (the
+    model still picks among them): outside a string ``}``/``]`` (no new mention, no optional key); inside a string
+    the model finishes its text but may leave it only by a pure closer (``"``, ``"}``), and with ``HARD_CLOSE`` or
+    fewer left it must close the string now. Shared by the hf processor above and vLLM's
+    (:mod:`cancerllm.infer.vllm_closing`), so both engines close the same way.
+    """
+    if left > SOFT_CLOSE:
+        return
+    hard = left <= HARD_CLOSE
+    structural, string_end, quote_other, _ = closers
+    width = min(scores.shape[-1], structural.shape[0])
+    row = scores[:width]
+    allowed = row > float("-inf")
+    if inside_string and not hard:
+        if bool((allowed & ~quote_other[:width]).any()):
+            row.masked_fill_(quote_other[:width], float("-inf"))
+        return
+    closer = string_end[:width] if inside_string else structural[:width]
+    if bool((allowed & closer).any()):  # otherwise the grammar forces a non-closing step: take it
+        row.masked_fill_(~closer, float("-inf"))
+
+
+def closer_tables(tokenizer: Any, vocab_size: int) -> tuple[Any, Any, Any, list[bool]]:
+    """The token tables :func:`close_row` and :func:`in_string` read, for ``tokenizer`` at logits width
+    ``vocab_size`` (built once per tokenizer: it walks the vocab)."""
+    return _closers(tokenizer, vocab_size)
 
 
 def logits_processor(model: Any, tokenizer: Any, schema: dict[str, Any],

@@ -1,5 +1,6 @@
 """Engine choice (``generate.engine`` / ``--engine``): selection, validation, the clear error without vllm, and the
-pure logic of the vLLM engine (adapter plan, engine and sampling arguments, output mapping, merge cache key).
+pure logic of the vLLM engine (adapter plan, engine and sampling arguments, output mapping; the merged folder it
+serves is tested in tests/model/test_merged_cache.py).
 
 vLLM itself runs only in ``.venv-vllm`` (see tests/infer/test_engine_vllm.py, marked slow). Here the engine model
 the Predictor talks to is :class:`EchoEngine`, a stand-in that honours the same ``generate_prompts`` contract
@@ -27,7 +28,6 @@ from cancerllm.infer.vllm_engine import (
     engine_kwargs,
     lora_plan,
     map_outputs,
-    merged_model_dir,
     require_vllm,
     sampling_kwargs,
     vllm_problems,
@@ -132,7 +132,8 @@ def test_engine_kwargs_size_the_model_length_and_cap_memory_on_cpu():
     assert kw["enforce_eager"] is True and kw["kv_cache_memory_bytes"] == 1 << 30
     assert kw["structured_outputs_config"] == {"backend": "xgrammar", "disable_any_whitespace": True}
     assert "enable_lora" not in kw
-    gpu = engine_kwargs("/m", "bfloat16", "cuda", 2048, 64, lora=True, lora_rank=16)
+    gpu = engine_kwargs("/m", "bfloat16", "cuda", 2048, 64, tokenizer_dir="/run/tokenizer", lora=True, lora_rank=16)
+    assert (gpu["model"], gpu["tokenizer"]) == ("/m", "/run/tokenizer")  # a merged cache entry holds weights only
     assert "kv_cache_memory_bytes" not in gpu and "enforce_eager" not in gpu
     assert gpu["enable_lora"] and gpu["max_lora_rank"] == 16 and gpu["max_loras"] == 1
 
@@ -153,18 +154,6 @@ def test_map_outputs_keeps_order_counts_tokens_and_refuses_a_short_answer():
     assert texts == ["a", "b"] and p_tok == 8 and n_tok == 6
     with pytest.raises(RuntimeError, match="1 outputs for 2 prompts"):
         map_outputs([out("a", 5, 2)], 2)
-
-
-def test_merged_model_dir_changes_when_an_adapter_file_changes(tmp_path):
-    adapter = tmp_path / "adapter"
-    adapter.mkdir()
-    (adapter / "adapter_config.json").write_text('{"r": 8}')
-    (adapter / "adapter_model.safetensors").write_bytes(b"x" * 10)
-    first = merged_model_dir(tmp_path / "base", [adapter], root=tmp_path / "cache")
-    assert first == merged_model_dir(tmp_path / "base", [adapter], root=tmp_path / "cache")  # stable
-    (adapter / "adapter_model.safetensors").write_bytes(b"y" * 11)  # retrained adapter
-    assert merged_model_dir(tmp_path / "base", [adapter], root=tmp_path / "cache") != first
-    assert merged_model_dir(tmp_path / "other", [adapter], root=tmp_path / "cache") != first
 
 
 # ------------------------------------------------------------------------------------------------ dispatch

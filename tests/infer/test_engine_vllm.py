@@ -108,13 +108,14 @@ def test_vllm_serve_answers_extract_and_the_review_page(notes_file):
 
 
 def test_vllm_with_an_adapter_merges_it_in_fp32_once_and_reuses_the_merged_folder(notes_file, tmp_path):
-    """On CPU ``engine_lora=auto`` merges: the record says so, the merged folder is fp32 and a rerun reuses it."""
+    """On CPU ``engine_lora=auto`` merges: the record says so, the folder served is the run's fp32 entry of the
+    merged-model cache (the one the hf engine loads), and a rerun reuses it."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from cancerllm.infer.vllm_engine import merged_model_dir
-    from cancerllm.model.load import embedded_model_dir
+    from cancerllm.model import merged_cache
+    from cancerllm.model.load import cache_root, embedded_model_dir
 
     base = embedded_model_dir()
     torch.manual_seed(0)
@@ -122,12 +123,13 @@ def test_vllm_with_an_adapter_merges_it_in_fp32_once_and_reuses_the_merged_folde
                            LoraConfig(r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
     adapter = tmp_path / "adapter"
     model.save_pretrained(adapter)
-    merged = merged_model_dir(base, [adapter])
+    merged = cache_root() / "merged" / merged_cache.cache_key(base, [adapter], "float32")
+    env = {**ENV, merged_cache.ENV: "1"}  # tests/conftest.py turns the cache off by default
     try:
         for i in range(2):
             out = tmp_path / f"run{i}"
             res = subprocess.run([str(VLLM_CLI), "extract", str(notes_file), "--engine", "vllm", "--out", str(out),
-                                  f"model.adapter={adapter}", "--limit", "1", *COMMON], env=ENV,
+                                  f"model.adapter={adapter}", "--limit", "1", *COMMON], env=env,
                                  capture_output=True, text=True, timeout=900, check=False)
             assert res.returncode == 0, res.stderr[-3000:]
             info = json.loads((out / "summary.json").read_text())["model"]

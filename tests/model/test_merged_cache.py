@@ -169,13 +169,63 @@ def test_classifier_feature_cache_is_the_same_whether_the_merge_was_cached_or_no
     assert cached.cache == in_memory.cache
 
 
-def test_the_vllm_engines_merge_is_the_runs_only_merged_copy(tmp_path, tiny_model_dir, _hermetic_cache):
-    """vLLM keeps its own merged folder (model + tokenizer); the generic cache must not store the weights again."""
-    from cancerllm.infer.vllm_engine import _merge_fp32, merged_model_dir
+def _entries(cache) -> list[Path]:
+    """The complete entries of the merged-model store (temporary ``.merge-*`` folders excluded)."""
+    return sorted(d for d in (cache / "merged").iterdir() if (d / "merged.json").is_file())
+
+
+def test_vllm_serves_the_runs_fp32_entry_of_the_one_store_and_reuses_it(tmp_path, tiny_model_dir, tiny_tokenizer,
+                                                                        caplog, _hermetic_cache):
+    """The folder vLLM loads for a run is load_model's fp32 cache entry (same key): stored once, merged once."""
+    from transformers import AutoModelForCausalLM
+
+    from cancerllm.infer.vllm_engine import engine_kwargs, model_folders
     from cancerllm.model.load import adapter_chain
 
-    args = model_args_for_run(_run(tmp_path, tiny_model_dir), ModelArgs(device="cpu", dtype="fp32"))
+    run = _run(tmp_path, tiny_model_dir)
+    tiny_tokenizer.save_pretrained(run / "tokenizer")  # as `cancerllm sft` saves the run's tokenizer
+    args = model_args_for_run(run, ModelArgs(device="cpu"))
     chain = adapter_chain(args.adapter)
-    target = _merge_fp32(args.path, args.adapter, chain, merged_model_dir(Path(args.path), chain))
-    copies = sorted(d for d in (_hermetic_cache / "merged").iterdir() if not d.name.startswith("."))
-    assert copies == [target] and (target / "tokenizer_config.json").is_file()
+    with caplog.at_level(logging.INFO, logger="cancerllm.model"):
+        model_dir, tok_dir = model_folders(args, chain, tiny_model_dir, "merge")  # cold: merges, stores the entry
+    assert any("merging 2 adapter(s) in fp32" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    key = merged_cache.cache_key(tiny_model_dir, chain, "float32")
+    assert _entries(_hermetic_cache) == [model_dir] == [_hermetic_cache / "merged" / key]
+    assert merged_cache.lookup(key) == model_dir  # a valid entry: marker present, found by the store's lookup
+    assert (model_dir / "config.json").is_file() and list(model_dir.glob("*.safetensors"))
+    assert tok_dir == run / "tokenizer" and (tok_dir / "tokenizer_config.json").is_file()
+    kw = engine_kwargs(model_dir, "float32", "cpu", 256, 16, tokenizer_dir=tok_dir)
+    assert (kw["model"], kw["tokenizer"]) == (str(model_dir), str(tok_dir))
+
+    # The hf engine loads the very same entry (dtype auto: fp32 with adapters), nothing is stored twice.
+    hf_model, tok, info = load_model(args)
+    assert info["merged_cache"] == str(model_dir) and _entries(_hermetic_cache) == [model_dir]
+    with caplog.at_level(logging.INFO, logger="cancerllm.model"):
+        again, _ = model_folders(args, chain, tiny_model_dir, "merge")  # warm: no model is loaded, nothing merged
+    assert again == model_dir and _entries(_hermetic_cache) == [model_dir]
+    assert not any("merging" in r.getMessage() or "loaded" in r.getMessage() for r in caplog.records)
+    # The files hold the merged weights: the folder vLLM reads computes what the hf engine's merge computes.
+    served = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    torch.testing.assert_close(_logits(served, tok), _logits(hf_model, tok), rtol=0, atol=1e-6)
+
+
+def test_vllm_with_the_cache_off_gets_a_temporary_folder_and_the_store_stays_empty(tmp_path, tiny_model_dir,
+                                                                                   _hermetic_cache, monkeypatch):
+    from cancerllm.infer.vllm_engine import model_folders
+    from cancerllm.model.load import adapter_chain
+
+    monkeypatch.setenv(merged_cache.ENV, "0")
+    args = model_args_for_run(_run(tmp_path, tiny_model_dir), ModelArgs(device="cpu"))
+    chain = adapter_chain(args.adapter)
+    model_dir, tok_dir = model_folders(args, chain, tiny_model_dir, "merge")
+    try:
+        assert not (_hermetic_cache / "merged").exists()  # nothing written to the store
+        assert (model_dir / "config.json").is_file() and list(model_dir.glob("*.safetensors"))
+        assert tok_dir == tiny_model_dir  # no tokenizer/ in this run: the base model's
+        plain, _ = model_folders(args, chain, tiny_model_dir, "unmerged")
+        assert plain == tiny_model_dir  # served unmerged: the base model, no merge at all
+    finally:
+        import shutil
+
+        shutil.rmtree(model_dir, ignore_errors=True)  # the process would delete it at exit

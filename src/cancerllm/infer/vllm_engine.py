@@ -16,9 +16,11 @@ Greedy outputs can still differ at the token level (other kernels, other summati
   compact JSON). Unlike the hf engine's processor it does not close the answer before ``max_new_tokens`` ends, so an
   answer that runs out of tokens is cut (the record's errors say so, as for unguided output).
 * Adapters (``generate.engine_lora``): ``unmerged`` serves the adapter as a ``LoRARequest`` on the shared base (one
-  base, many adapters; one adapter per request, so a stacked chain must be merged); ``merge`` merges the chain in
-  fp32 into a cached model folder (``<cache>/merged/<key>``, reused while the files are unchanged) that runs in fp32
-  (a bf16 copy would lose small LoRA updates, see ``model/load.py``); ``auto`` = unmerged on GPU, merged on CPU.
+  base, many adapters; one adapter per request, so a stacked chain must be merged); ``merge`` serves the chain merged
+  in fp32 from the run's ``float32`` entry of the merged-model cache (:func:`cancerllm.model.merged_cache.fp32_folder`:
+  the same folder the hf engine loads, built once per run; a temporary folder when ``CANCERLLM_MERGED_CACHE=0``),
+  with the run's tokenizer, and runs it in fp32 (a bf16 copy would lose small LoRA updates, see ``model/load.py``);
+  ``auto`` = unmerged on GPU, merged on CPU.
   Why on CPU: with compiled graphs LoRA requests never finished on this build (> 500 s for 16 prompts); with the
   eager execution used here they work but decode 2.3x slower than the fp32-merged model (3 TCGA notes, 64 new
   tokens, same outputs: 24.3 s vs 10.7 s, 2026-11-30, loaded machine), and the merge is exact.
@@ -40,11 +42,8 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from typing import Any
 
 from cancerllm.errors import ConfigError, ResourceError
 
-__all__ = ["INSTALL_HINT", "VLLMModel", "engine_kwargs", "load_vllm", "lora_plan", "map_outputs", "merged_model_dir",
+__all__ = ["INSTALL_HINT", "VLLMModel", "engine_kwargs", "load_vllm", "lora_plan", "map_outputs", "model_folders",
            "require_vllm", "sampling_kwargs", "vllm_problems"]
 
 log = logging.getLogger("cancerllm.vllm")
@@ -120,14 +119,15 @@ def sampling_kwargs(max_new_tokens: int, eos_token_id: int | None) -> dict[str, 
 
 
 def engine_kwargs(model_dir: str | Path, dtype: str, device: str, max_model_len: int, max_num_seqs: int,
-                  lora: bool = False, lora_rank: int = 16, kv_gib: float | None = None,
+                  tokenizer_dir: str | Path | None = None, lora: bool = False, lora_rank: int = 16, kv_gib: float | None = None,
                   prefix_caching: bool = True, seed: int = 0) -> dict[str, Any]:
     """``vllm.LLM`` arguments for one model folder (pure, so the choices are testable without vllm).
 
     ``max_model_len`` is the prompt budget plus ``max_new_tokens`` (the Predictor never sends a longer prompt);
     on CPU the KV cache gets an explicit size and the model runs eagerly (see the module docstring).
     """
-    kw: dict[str, Any] = {"model": str(model_dir), "tokenizer": str(model_dir), "dtype": dtype,
+    # tokenizer_dir: the run's tokenizer (a merged cache entry holds weights only); default: the model folder
+    kw: dict[str, Any] = {"model": str(model_dir), "tokenizer": str(tokenizer_dir or model_dir), "dtype": dtype,
                           "max_model_len": int(max_model_len), "max_num_seqs": int(max_num_seqs), "seed": seed,
                           "enable_prefix_caching": prefix_caching, "skip_tokenizer_init": False,
                           # Guided JSON as the hf engine's grammar writes it (and SFT targets): xgrammar, compact
@@ -159,17 +159,21 @@ def map_outputs(outputs: Sequence[Any], n_prompts: int) -> tuple[list[str], int,
     return texts, p_tok, n_tok
 
 
-def merged_model_dir(base: Path, chain: Sequence[Path], root: Path | None = None) -> Path:
-    """The cache folder of ``base`` with ``chain`` merged in fp32: keyed by the base path and each adapter file's
-    size, modification time and path, so a retrained adapter gets a new folder."""
-    from cancerllm.model.load import cache_root
+def model_folders(model_args: Any, chain: Sequence[Path], base: Path, plan: str) -> tuple[Path, Path]:
+    """``(model folder, tokenizer folder)`` that vLLM is given for ``model_args`` under the adapter ``plan``.
 
-    h = hashlib.sha256(str(Path(base).resolve()).encode())
-    for d in chain:
-        for f in sorted(Path(d).glob("adapter_*")):
-            st = f.stat()
-            h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}\n".encode("utf-8", "backslashreplace"))
-    return (root or cache_root() / "merged") / h.hexdigest()[:16]
+    ``merge``: the run's fp32 entry of the merged-model cache (:func:`cancerllm.model.merged_cache.fp32_folder`: the
+    folder the hf engine loads too, merged on first use; a temporary folder with the cache off); otherwise ``base``.
+    The tokenizer is the run's ``tokenizer/`` folder when there is one (the one the adapter was trained with, as in
+    ``load_model``), else the base model's (a cache entry holds weights only). No vllm import.
+    """
+    model_dir = base
+    if plan == "merge":
+        from cancerllm.model.merged_cache import fp32_folder
+
+        model_dir = fp32_folder(model_args.path, model_args.adapter)
+    tok_dir = next((c.parent / "tokenizer" for c in reversed(chain) if (c.parent / "tokenizer").is_dir()), base)
+    return model_dir, tok_dir
 
 
 # ------------------------------------------------------------------------------------------------ the engine
@@ -243,34 +247,6 @@ def _structured(schema: dict[str, Any] | None) -> dict[str, Any]:
     return {"structured_outputs": StructuredOutputsParams(json=schema)}
 
 
-def _merge_fp32(base: str, adapter: str, chain: list[Path], target: Path) -> Path:
-    """Merge ``adapter`` (its ``chain``) into ``base`` in fp32 and save model + tokenizer to ``target`` (atomically, once)."""
-    if (target / "config.json").is_file():
-        log.info("vllm: reusing the fp32-merged model %s", target)
-        return target
-    from cancerllm.config import ModelArgs
-    from cancerllm.model.load import load_model
-
-    log.info("vllm: merging %d adapter(s) in fp32 into %s (once; reused while the adapter files are unchanged)",
-             len(chain), target)
-    # load_model merges the whole chain into fp32 weights, exact to float rounding (dtype fp32 -> merge=True).
-    # cache_merged=False: this folder (model + tokenizer, what vLLM reads) is the one merged copy of the run
-    model, tok, _ = load_model(ModelArgs(path=base, adapter=adapter, device="cpu", dtype="fp32"), cache_merged=False)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".merge-", dir=target.parent))
-    try:
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        try:
-            tmp.rename(target)
-        except OSError:
-            if not (target / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
 def load_vllm(model_args: Any, gen: Any) -> tuple[VLLMModel, Any, dict[str, Any]]:
     """Load the base model (+ adapters) into vLLM; returns ``(VLLMModel, tokenizer, info)`` like ``load_model``.
 
@@ -298,9 +274,9 @@ def load_vllm(model_args: Any, gen: Any) -> tuple[VLLMModel, Any, dict[str, Any]
         os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
     tdtype, reason = resolve_dtype(model_args.dtype, device)
     dtype = {"torch.bfloat16": "bfloat16", "torch.float16": "float16"}.get(str(tdtype), "float32")
-    model_dir, lora_request = base, None
+    model_dir, tok_dir = model_folders(model_args, chain, base, plan)  # merge: the run's entry in the merged cache
+    lora_request = None
     if plan == "merge":
-        model_dir = _merge_fp32(model_args.path, model_args.adapter, chain, merged_model_dir(base, chain))
         dtype, reason = "float32", "adapters merged in fp32 (a bf16 copy would lose small LoRA updates)"
         log.warning("vllm: serving %s merged in fp32 into %s (generate.engine_lora=%s on %s)",
                     chain[-1], model_dir, gen.engine_lora, device)
@@ -309,6 +285,7 @@ def load_vllm(model_args: Any, gen: Any) -> tuple[VLLMModel, Any, dict[str, Any]
     # Every prompt of a call is submitted at once; vLLM's continuous batching runs up to max_num_seqs of them
     # together (hf runs batch_size per forward pass). 16 keeps the KV cache small on CPU; a GPU can take more.
     kw = engine_kwargs(model_dir, dtype, device, budget + gen.max_new_tokens + 8, max(gen.batch_size, 16),
+                       tokenizer_dir=tok_dir,
                        lora=plan == "unmerged", lora_rank=_lora_rank(chain) if plan == "unmerged" else 16,
                        kv_gib=float(kv) if kv else None,
                        prefix_caching=os.environ.get("CANCERLLM_VLLM_PREFIX_CACHING", "1") != "0")
@@ -318,7 +295,6 @@ def load_vllm(model_args: Any, gen: Any) -> tuple[VLLMModel, Any, dict[str, Any]
         from vllm.lora.request import LoRARequest
 
         lora_request = LoRARequest("adapter", 1, str(chain[0]))
-    tok_dir = next((c.parent / "tokenizer" for c in reversed(chain) if (c.parent / "tokenizer").is_dir()), model_dir)
     tok = load_tokenizer(tok_dir)
     info = {"engine": "vllm", "vllm_version": getattr(v, "__version__", None), "device": device,
             "dtype": {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}[dtype], "dtype_reason": reason,

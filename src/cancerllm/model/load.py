@@ -262,7 +262,7 @@ def load_model(args: Any, for_training: bool = False, cache_merged: bool = True)
         args: ModelArgs (path, adapter, device, dtype, quantize).
         for_training: right padding; 4-bit models are prepared for k-bit training; the model stays in train mode.
         cache_merged: use the merged-model cache for a merge at inference (False: a caller that keeps its own merged
-            copy, as the vLLM engine does, so the weights are not stored twice).
+            copy; the vLLM engine no longer does: it reads this cache's entry, see ``merged_cache.fp32_folder``).
     Returns:
         ``(model, tokenizer, info)`` with info = {device, dtype, dtype_reason, path, adapter, n_params,
         merged_cache (the cached fp32-merged folder the model came from or was saved to, else None)}.

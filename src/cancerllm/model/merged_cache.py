@@ -22,6 +22,10 @@ Writes go to a temporary folder renamed into place, so a killed process never le
 :data:`KEEP` copies are kept (least recently used evicted: ~513 MiB each for the embedded 135M model).
 ``CANCERLLM_MERGED_CACHE=0`` turns the cache off (merge in memory on every load, as before).
 
+It is the one store of merged runs for both engines: the vLLM engine reads weights from files, and
+:func:`fp32_folder` hands it the run's ``float32`` entry (the same folder the hf engine loads, so a run served by both
+is stored once); with the cache off it gets a temporary folder instead, deleted when the process exits.
+
 Example:
     >>> enabled({"CANCERLLM_MERGED_CACHE": "0"}), enabled({})
     (False, True)
@@ -29,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -39,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV", "KEEP", "cache_key", "enabled", "lookup", "store"]
+__all__ = ["ENV", "KEEP", "cache_key", "enabled", "fp32_folder", "lookup", "store"]
 
 log = logging.getLogger("cancerllm.model")
 
@@ -138,6 +143,43 @@ def store(model: Any, key: str, base: str | Path, chain: Sequence[str | Path]) -
             shutil.rmtree(tmp, ignore_errors=True)
     _evict(root, keep=KEEP)
     return target
+
+
+def fp32_folder(path: str, adapter: str | Path) -> Path:
+    """A folder holding base ``path`` with the adapter chain of ``adapter`` merged in fp32, for an engine that loads
+    weights from files (vLLM): ``config.json``, ``generation_config.json`` and safetensors weights.
+
+    It is the run's ``float32`` cache entry, the very folder :func:`cancerllm.model.load.load_model` reads for the hf
+    engine (same :func:`cache_key`): found by :func:`lookup` without loading anything, else built once by
+    ``load_model`` (merge in fp32, then :func:`store`). The entry holds no tokenizer: a reader takes it from the run
+    (its ``tokenizer/`` folder, else the base model), as ``load_model`` does. With the cache off
+    (``CANCERLLM_MERGED_CACHE=0``) or unwritable (``store`` failed), the merge is saved to a temporary folder instead,
+    deleted when this process exits, so each process merges again. Without adapters: the base folder itself.
+
+    Args:
+        path: ``model.path`` (``embedded`` or a Hugging Face folder).
+        adapter: ``model.adapter`` (an adapter folder or a run folder).
+    """
+    from cancerllm.config import ModelArgs
+    from cancerllm.model.load import _base_path, adapter_chain, load_model
+
+    chain, base = adapter_chain(adapter), _base_path(path)
+    if not chain:
+        return base
+    if enabled():
+        hit = lookup(cache_key(base, chain, "float32"))
+        if hit is not None:
+            log.info("reusing the fp32-merged model %s", hit)
+            return hit
+    log.info("merging %d adapter(s) in fp32 (kept in the merged-model cache while it is on)", len(chain))
+    model, _, info = load_model(ModelArgs(path=path, adapter=str(adapter), device="cpu", dtype="fp32"))
+    if info["merged_cache"]:
+        return Path(info["merged_cache"])
+    tmp = Path(tempfile.mkdtemp(prefix="cancerllm-merged-"))
+    atexit.register(shutil.rmtree, tmp, True)  # the reader has loaded the weights long before exit
+    log.info("merged-model cache off or unwritable: the fp32 merge goes to %s, deleted at exit", tmp)
+    model.save_pretrained(tmp)
+    return tmp
 
 
 def _evict(root: Path, keep: int) -> None:

@@ -245,3 +245,19 @@ def test_config_yaml_number_for_a_text_field_asks_for_quotes(tmp_path):
         load_config(_Typed, p)
     p.write_text("name: '2024.10'\n")
     assert load_config(_Typed, p).name == "2024.10"
+
+
+@dataclass
+class _WithMapping:
+    runs: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, int] = field(default_factory=dict)
+
+
+def test_config_mapping_fields_from_yaml_and_command_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("runs:\n  qa.v1: out/a\nweights: {t: 2}\n")
+    cfg = load_config(_WithMapping, path, ["weights={t: 3, n: 1}"])
+    assert cfg.runs == {"qa.v1": "out/a"} and cfg.weights == {"t": 3, "n": 1}
+    with pytest.raises(ConfigError) as err:
+        load_config(_WithMapping, None, ["runs=[a, b]", "weights={t: x}"])
+    assert "runs: got ['a', 'b'], expected a mapping" in str(err.value) and "weights.t: got 'x'" in str(err.value)

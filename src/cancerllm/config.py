@@ -347,6 +347,15 @@ def _coerce(value: Any, tp: Any, where: str, problems: list[str]) -> Any:
             problems.append(f"{where}: got {value!r}, expected a list")
             return value
         return [_coerce(v, inner, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+    if tp is dict or origin is dict:
+        if cli:  # `runs={qa.v1: out/a}`: the text is a YAML mapping
+            value = yaml.safe_load(value)
+        if not isinstance(value, dict):
+            problems.append(f"{where}: got {value!r}, expected a mapping (key: value)")
+            return value
+        kt, vt = typing.get_args(tp) or (Any, Any)
+        return {_coerce(k, kt, f"{where} key {k!r}", problems): _coerce(v, vt, f"{where}.{k}", problems)
+                for k, v in value.items()}
     if cli:
         return _coerce_text(value, tp, where, problems)
     if tp is Any:

@@ -93,3 +93,45 @@ def test_prefill_fraction_compares_a_bf16_model_with_the_bf16_peak_whatever_the_
                for d in ("bfloat16", "bf16", "float32")]
     _add_prefill_fraction(results, peak, None)
     assert [r["prefill_probe"]["peak_gflops"] for r in results] == [100.0, 100.0, 10.0]
+
+
+def _tiny_run(path, model_dir, style: str, seed: int):
+    """A real run folder: run.json + a LoRA adapter saved by PEFT on the tiny model."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir),
+                           LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    model.save_pretrained(path / "adapter")
+    (path / "run.json").write_text(json.dumps({"kind": "sft", "base_model": str(model_dir), "prompt_style": style,
+                                               "types": ["stage_t", "stage_n", "stage_m"]}))
+    return path
+
+
+def test_engines_bench_loads_each_styles_own_run_and_keeps_only_labelled_notes(tmp_path, tiny_model_dir):
+    # Fine-tuned quality per style: the qa.v1 cell must be answered by the run trained in qa.v1 and the json.v1
+    # cell by the json.v1 run, each loaded in its own process; an unlabelled note would score nothing.
+    qa = _tiny_run(tmp_path / "run_qa", tiny_model_dir, "qa.v1", 1)
+    js = _tiny_run(tmp_path / "run_json", tiny_model_dir, "json.v1", 2)
+    notes = [Note(id="u", text="Report without staging. Benign.")] + NOTES
+    path = write_jsonl(notes, tmp_path / "mixed.jsonl")
+    cfg = _cfg(tmp_path, tiny_model_dir, "engines=hf", "styles=qa.v1,json.v1", f"run={js}", f"runs={{qa.v1: {qa}}}",
+               "labelled=true", f"input={path}", "model.device=cpu")
+    run(cfg)
+    saved = json.loads((tmp_path / "engines" / "bench.json").read_text())
+    assert saved["input"]["notes"] == 3 and saved["input"]["gold"]["t_stage"] == 3  # "u" dropped, not scored
+    got = {(e["run"], tuple(c["style"] for c in e["cells"])) for e in saved["engines"]}
+    assert got == {(str(qa), ("qa.v1",)), (str(js), ("json.v1",))}
+    for e in saved["engines"]:
+        assert "error" not in e and e["model"]["adapter"][-1].startswith(e["run"])  # that run's adapter was loaded
+    md = (tmp_path / "engines" / "bench.md").read_text()
+    assert "| hf | run_qa | qa.v1 |" in md and "| hf | run_json | json.v1 |" in md
+
+
+def test_engines_runs_must_name_benchmarked_styles(tmp_path, tiny_model_dir):
+    from cancerllm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="runs"):
+        _cfg(tmp_path, tiny_model_dir, "styles=json.v1", "runs={qa.v1: somewhere}")

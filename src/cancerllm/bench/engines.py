@@ -40,7 +40,7 @@ from typing import Any
 from cancerllm.bench.efficiency import NamedOutput
 from cancerllm.config import GenerateArgs, ModelArgs, save_config
 
-__all__ = ["ENGINES", "STYLES", "EnginesConfig", "matmul_peak", "run", "task_score"]
+__all__ = ["ENGINES", "STYLES", "EnginesConfig", "matmul_peak", "run", "style_groups", "task_score"]
 
 log = logging.getLogger("cancerllm.bench")
 
@@ -65,6 +65,12 @@ class EnginesConfig(NamedOutput):
     """The first N notes of ``input``."""
     run: str | None = None
     """A training run folder (its base, adapters, types); None = ``model.path`` zero-shot."""
+    runs: dict[str, str] = field(default_factory=dict)
+    """Per-style training runs (style -> run folder), overriding ``run`` for those styles: comparing fine-tuned
+    quality needs each style's model trained in that style (a json.v1 run asked qa.v1 questions is not the paper's
+    system). Each (engine, run) pair loads in its own process."""
+    labelled: bool = False
+    """Keep only notes with a gold T, N or M label (then the first ``n_notes`` of them), so every note scores."""
     model: ModelArgs = field(default_factory=ModelArgs)
     generate: GenerateArgs = field(default_factory=lambda: GenerateArgs(max_new_tokens=96, batch_size=4,
                                                                         max_prompt_tokens=1024))
@@ -90,6 +96,9 @@ class EnginesConfig(NamedOutput):
         bad = [s for s in self.styles if s not in STYLES]
         if not self.styles or bad:
             problems.append(f"styles: got {self.styles}, unknown {bad}; expected a list of {list(STYLES)}")
+        bad = [s for s in self.runs if s not in self.styles]
+        if bad:
+            problems.append(f"runs: got runs for styles {bad} that are not benchmarked; styles are {self.styles}")
         for key in ("n_notes", "threads", "timeout_s", "n_boot"):
             if getattr(self, key) < 1:
                 problems.append(f"{key}: got {getattr(self, key)}, expected >= 1")
@@ -259,6 +268,7 @@ def worker(spec_file: str, out_file: str) -> None:
     from cancerllm.infer.extract import ExtractConfig, load_predictor
 
     cfg = load_config(EnginesConfig, spec["config"])
+    run, styles = spec.get("run", cfg.run), spec.get("styles", cfg.styles)
     import torch
 
     torch.set_num_threads(cfg.threads)
@@ -266,10 +276,10 @@ def worker(spec_file: str, out_file: str) -> None:
     gen = dataclasses.replace(cfg.generate, engine=spec["engine"], prompt_style="json.v1")
     with RssSampler() as load_rss:
         t0 = time.perf_counter()
-        base = load_predictor(ExtractConfig(input="-", run=cfg.run, model=cfg.model, generate=gen, types=_TYPES))
+        base = load_predictor(ExtractConfig(input="-", run=run, model=cfg.model, generate=gen, types=_TYPES))
         load_s = time.perf_counter() - t0
     loaded = time.time()
-    result: dict[str, Any] = {"engine": spec["engine"], "python": sys.executable, "model": base.info,
+    result: dict[str, Any] = {"engine": spec["engine"], "run": run, "python": sys.executable, "model": base.info,
                               "startup_s": round(loaded - launched, 2), "load_s": round(load_s, 2),
                               "worker_start_s": round(t_start - launched, 2), "load_peak_rss_mib":
                               round(load_rss.peak_mib, 1), "rss_after_load_mib": round(rss_mib(), 1),
@@ -282,7 +292,7 @@ def worker(spec_file: str, out_file: str) -> None:
 
     result["transformers"] = transformers.__version__
     result["prefill_probe"] = _prefill_probe(base, notes)
-    for style in cfg.styles:
+    for style in styles:
         try:
             cell = _cell(base, notes, style, cfg)
         except Exception as err:  # noqa: BLE001 - one failing cell must not discard the others
@@ -319,17 +329,34 @@ def _write_notes(cfg: EnginesConfig, path: Path) -> dict[str, Any]:
     if cfg.input.startswith("tcga:"):
         from cancerllm.data.corpora.tcga import load_tcga
 
-        notes = load_tcga(cfg.input.split(":", 1)[1])[: cfg.n_notes]
+        notes = load_tcga(cfg.input.split(":", 1)[1])
     else:
-        notes = read_notes_reporting(cfg.input, "bench input")[: cfg.n_notes]
+        notes = read_notes_reporting(cfg.input, "bench input")
+    if cfg.labelled:
+        notes = [n for n in notes if any(n.labels.get(f) for f in FIELDS)]
+    notes = notes[: cfg.n_notes]
     write_jsonl(notes, path)
     chars = [len(n.text) for n in notes]
     return {"input": cfg.input, "notes": len(notes), "chars_mean": round(sum(chars) / max(len(chars), 1), 1),
             "chars_max": max(chars, default=0), "gold": {f: sum(1 for n in notes if n.labels.get(f)) for f in FIELDS}}
 
 
+def style_groups(cfg: EnginesConfig) -> list[tuple[str | None, list[str]]]:
+    """``(run, styles)`` in the order styles are listed: styles sharing a run share one loaded model (process).
+
+    Example:
+        >>> style_groups(EnginesConfig(styles=["qa.v1", "json.v1", "scoring"], run="a", runs={"qa.v1": "b"}))
+        [('b', ['qa.v1']), ('a', ['json.v1', 'scoring'])]
+    """
+    groups: dict[str | None, list[str]] = {}
+    for style in cfg.styles:
+        groups.setdefault(cfg.runs.get(style, cfg.run), []).append(style)
+    return list(groups.items())
+
+
 def run(cfg: EnginesConfig) -> dict[str, Any]:
-    """Measure every engine (one subprocess each, one after the other) and write ``bench.json`` / ``bench.md``."""
+    """Measure every engine (one subprocess per engine and run, one after the other) and write ``bench.json`` /
+    ``bench.md``."""
     from cancerllm.bench.report import engines_markdown
     from cancerllm.runtime import write_run_meta
 
@@ -344,12 +371,13 @@ def run(cfg: EnginesConfig) -> dict[str, Any]:
     source = _write_notes(cfg, notes_file)
     results = []
     try:
-        for engine in cfg.engines:
-            spec_file, res_file = out / f"spec-{engine}.json", out / f"result-{engine}.json"
+        for engine, (i, (run_dir, styles)) in ((e, g) for e in cfg.engines for g in enumerate(style_groups(cfg))):
+            tag = engine if i == 0 else f"{engine}-{i}"
+            spec_file, res_file = out / f"spec-{tag}.json", out / f"result-{tag}.json"
             res_file.unlink(missing_ok=True)
             launched = time.time()
-            spec_file.write_text(json.dumps({"config": str(out / "config.yaml"), "engine": engine,
-                                             "notes": str(notes_file), "launched": launched}))
+            spec_file.write_text(json.dumps({"config": str(out / "config.yaml"), "engine": engine, "run": run_dir,
+                                             "styles": styles, "notes": str(notes_file), "launched": launched}))
             env = {**os.environ, "OMP_NUM_THREADS": str(cfg.threads), "MKL_NUM_THREADS": str(cfg.threads),
                    "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
                    "CANCERLLM_VLLM_PREFIX_CACHING": "1" if cfg.prefix_caching else "0"}
@@ -358,7 +386,8 @@ def run(cfg: EnginesConfig) -> dict[str, Any]:
                                    str(res_file)], check=False, env=env, timeout=cfg.timeout_s, capture_output=True,
                                   text=True)
             wall = time.time() - launched
-            res = json.loads(res_file.read_text()) if res_file.is_file() else {"engine": engine, "cells": []}
+            res = (json.loads(res_file.read_text()) if res_file.is_file()
+                   else {"engine": engine, "run": run_dir, "cells": []})
             res["process_wall_s"] = round(wall, 1)
             if proc.returncode != 0:
                 res["error"] = f"exit {proc.returncode}: {proc.stderr[-1500:]}"

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 __all__ = ["engines_markdown", "fmt_ci", "markdown", "ratio", "summary_line"]
@@ -111,17 +112,24 @@ def engines_markdown(result: dict[str, Any]) -> str:
              (f"- matmul peak ({result['threads']} thread(s), 1024^3 torch.mm, best repeat): bf16 "
              f"{peak['bf16_gflops']} GFLOP/s, fp32 {peak['fp32_gflops']} GFLOP/s"), ""]
     rows = []
+    # With per-style runs the run is a column (its folder name); a single run (or none) keeps the old table.
+    runs = {e.get("run") for e in result["engines"]}
+    show_run = len(runs) > 1
+
+    def who(eng: dict[str, Any]) -> list[str]:
+        return [eng["engine"]] + ([Path(eng["run"]).name if eng.get("run") else "-"] if show_run else [])
+
     ref = next((c for e in result["engines"] if e["engine"] == "hf" for c in e.get("cells", [])
                 if c.get("style") == "qa.v1" and "notes_per_s" in c), None)
     base, base_cpu = (ref["notes_per_s"], ref["cpu_s_per_note"]) if ref else (None, None)
     for eng in result["engines"]:
         for c in eng.get("cells", []):
             if "error" in c:
-                rows.append([eng["engine"], c["style"], f"error: {c['error'][:80]}"] + ["-"] * 11)
+                rows.append([*who(eng), c["style"], f"error: {c['error'][:80]}"] + ["-"] * 11)
                 continue
             base, base_cpu = base or c["notes_per_s"], base_cpu or c["cpu_s_per_note"]
             sc = c["score"]
-            rows.append([eng["engine"], c["style"], f"{c['notes_per_s']:.3f}", ratio(c["notes_per_s"], base),
+            rows.append([*who(eng), c["style"], f"{c['notes_per_s']:.3f}", ratio(c["notes_per_s"], base),
                          ratio(base_cpu, c["cpu_s_per_note"]),
                          f"{c['prompt_tokens_per_s']:.0f}", f"{c['new_tokens_per_s']:.1f}",
                          f"{c['latency_ms']['p50'] / 1000:.1f} / {c['latency_ms']['p95'] / 1000:.1f}",
@@ -130,7 +138,7 @@ def engines_markdown(result: dict[str, Any]) -> str:
                          " / ".join("-" if sc[f] is None else f"{sc[f]:.2f}" for f in ("t_stage", "n_stage", "m_stage")),
                          f"{c['unparseable']}/{c['outputs']}" if c["outputs"] else "-"])
     first = "hf qa.v1" if ref else "first"
-    lines += _table(["engine", "style", "notes/s", f"vs {first}", f"CPU-s vs {first}", "prompt tok/s", "gen tok/s",
+    lines += _table(["engine", *(["run"] if show_run else []), "style", "notes/s", f"vs {first}", f"CPU-s vs {first}", "prompt tok/s", "gen tok/s",
                      "p50 / p95 s (call)", "CPU-s/note", "peak RSS MiB", "start-up s", "T/N/M acc (mean)", "T / N / M", "unparseable"], rows)
     lines += ["", ("Prefill probe (each note's json.v1 prompt, 1 new token; FLOPs = 2 x non-embedding params x "
               "prompt tokens):"), ""]
@@ -138,11 +146,11 @@ def engines_markdown(result: dict[str, Any]) -> str:
     for eng in result["engines"]:
         p = eng.get("prefill_probe") or {}
         if "gflops" in p:
-            prow.append([eng["engine"], (eng.get("model") or {}).get("dtype"), p["prompt_tokens"], p["seconds"],
+            prow.append([*who(eng), (eng.get("model") or {}).get("dtype"), p["prompt_tokens"], p["seconds"],
                          p.get("cpu_s", "-"), p["gflops"], p.get("gflops_per_cpu_s", "-"), p["peak_gflops"],
                          p["fraction_of_peak"], p.get("fraction_of_peak_cpu", "-")])
         if eng.get("error"):
             lines.append(f"- {eng['engine']}: {eng['error'][-300:]}")
-    lines += _table(["engine", "dtype", "prompt tokens", "wall s", "CPU s", "GFLOP/s (wall)", "GFLOP/CPU-s",
+    lines += _table(["engine", *(["run"] if show_run else []), "dtype", "prompt tokens", "wall s", "CPU s", "GFLOP/s (wall)", "GFLOP/CPU-s",
                      "matmul peak", "fraction (wall)", "fraction (CPU)"], prow)
     return "\n".join(lines) + "\n"

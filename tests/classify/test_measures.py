@@ -65,3 +65,27 @@ def test_measures_size_skips_distances_specimen_and_nodal_deposits(text):
     m = find_measures(text)
     assert m.size_cm == 3.4
     assert text[m.size_span[0]:m.size_span[1]] == "3.4 cm"
+
+
+def test_synoptic_absence_after_the_term_and_subserosa_are_not_stated_extension():
+    from cancerllm.classify.measures import EXTENT_NAMES, extent_vector
+
+    v = dict(zip(EXTENT_NAMES, extent_vector(
+        "Tumor invades into the subserosa. Extraprostatic extension (EPE): Not identified. "
+        "Visceral pleura invasion: absent."), strict=True))
+    assert v["extent_serosa"] == 0.0  # "subserosa" is not the serosa (T3, not T4, in the colon)
+    assert v["extent_extraprostatic"] == -1.0 and v["extent_visceral_pleura"] == -1.0
+
+
+def test_extent_rule_reads_how_far_the_tumour_reaches_per_cancer_type():
+    from cancerllm.classify.measures import EXTENT_NAMES, reached_terms, rule_extent_t
+
+    text = ("Tumor invades through the muscularis propria into pericolonic adipose tissue. There is no. serosal "
+            "involvement. Mediastinal lymph nodes, station 7: no tumor. Visceral pleural invasion: present.")
+    reached = reached_terms(text)
+    assert reached == {"muscularis_propria", "perivisceral_fat", "visceral_pleura"}
+    flags = [1.0 if name.removeprefix("extent_") in reached else 0.0 for name in EXTENT_NAMES]
+    assert rule_extent_t("COAD", flags) == 3  # deepest reached layer; the serosa was negated across a line break
+    assert rule_extent_t("LUAD", flags) == 2  # visceral pleura; the nodal station is not the mediastinum (T4)
+    assert rule_extent_t("BRCA", flags) == 0  # no extension rule for the breast
+    assert rule_extent_t("PRAD", [0.0] * len(EXTENT_NAMES)) == 2  # a resected prostate carcinoma is at least T2

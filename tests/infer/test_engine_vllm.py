@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -71,30 +70,40 @@ def test_vllm_extract_gives_the_hf_record_shape_and_guided_json_that_parses(note
     assert _records(tmp_path / "vllm") == v
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _bound_port(proc: subprocess.Popen, lines: list[str], deadline: float) -> int:
+    """The port uvicorn reports after binding ``--port 0`` (any free port), read from the server's log.
+
+    Picking a free port here and passing it raced with the engine: vLLM opens ports of its own while loading, and
+    once one took ours the server exited "address already in use"."""
+    import re
+
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "".join(lines)[-3000:]
+        for line in lines:
+            m = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                return int(m.group(1))
+        time.sleep(1)
+    raise AssertionError("server did not start: " + "".join(lines)[-3000:])
 
 
 def test_vllm_serve_answers_extract_and_the_review_page(notes_file):
+    import threading
+
     import httpx
 
-    port = _free_port()
-    proc = subprocess.Popen([str(VLLM_CLI), "serve", "--engine", "vllm", "--port", str(port), *COMMON],
+    proc = subprocess.Popen([str(VLLM_CLI), "serve", "--engine", "vllm", "--port", "0", *COMMON],
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
+    lines: list[str] = []
+
+    def read_log() -> None:  # the pipe must be drained while the server runs, or it blocks on a full pipe
+        for line in proc.stderr:
+            lines.append(line)  # noqa: PERF402 - one at a time, so the test sees each line as it comes
+
+    threading.Thread(target=read_log, daemon=True).start()
     try:
-        deadline = time.monotonic() + 600
-        while True:
-            assert proc.poll() is None, proc.stderr.read()[-3000:]
-            try:
-                if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(2)
+        base = f"http://127.0.0.1:{_bound_port(proc, lines, time.monotonic() + 600)}"
+        assert httpx.get(f"{base}/health", timeout=30).status_code == 200
         r = httpx.post(f"{base}/extract", json={"notes": NOTES[:2]}, timeout=600)
         assert r.status_code == 200, r.text[:500]
         recs = r.json()["predictions"]

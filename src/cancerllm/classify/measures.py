@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 from cancerllm.knowledge.values import greatest_dimension_cm
 
-__all__ = ["EXTENT_NAMES", "EXTENT_TERMS", "MEASURE_NAMES", "Measures", "extent_vector", "find_measures", "measure_vector"]
+__all__ = ["EXTENT_NAMES", "EXTENT_T", "EXTENT_TERMS", "MEASURE_NAMES", "Measures", "extent_vector", "find_measures",
+           "measure_vector", "rule_extent_t", "rule_n", "rule_t"]
 
 _NUM = r"\d{1,3}(?:[.,]\d{1,2})?"
 _DIMS = rf"(?P<dims>{_NUM}(?:\s*[x×X]\s*{_NUM}){{0,2}})\s*(?P<unit>cm|mm)\b"
@@ -172,13 +173,13 @@ EXTENT_TERMS: tuple[tuple[str, str], ...] = (
     ("lamina_propria", r"lamina propria"),
     ("submucosa", r"submucosa"),
     ("muscularis_propria", r"muscularis propria|detrusor"),
-    ("perivisceral_fat", (r"subserosa|peri(?:colonic|colorectal|rectal|vesical|gastric|pancreatic|prostatic)"
+    ("perivisceral_fat", (r"subserosa|peri(?:colonic|colic|colorectal|rectal|vesical|gastric|pancreatic|prostatic)"
                          r"|mesorect|adventitia")),
-    ("serosa", r"serosa\b|serosal|visceral peritoneum|peritoneal surface"),
+    ("serosa", r"\bserosa\b|\bserosal|visceral peritoneum|peritoneal surface"),  # \b: not "subserosa"
     ("perforation", r"perforat"),
     ("visceral_pleura", r"visceral pleura|elastic layer"),
     ("chest_wall", r"parietal pleura|chest wall|pericardi|diaphragm"),
-    ("mediastinum", r"mediastin|carina|trachea|vertebra|great vessel"),
+    ("mediastinum", r"\bmediastin|\bcarina|\btrachea|\bvertebra|great vessel"),
     ("separate_nodules", r"satellite|separate tumou?r nodules?|intrapulmonary metasta|multifocal|multiple tumou?rs"),
     ("extraprostatic", r"extraprostatic|extracapsular extension|extra-capsular"),
     ("seminal_vesicle", r"seminal vesicle"),
@@ -201,6 +202,9 @@ EXTENT_TERMS: tuple[tuple[str, str], ...] = (
 _EXTENT = tuple((name, re.compile(p, re.IGNORECASE)) for name, p in EXTENT_TERMS)
 _ABSENT = re.compile(r"\b(?:no|not|negative for|without|free of|uninvolved|absent|lacks?)\b[^.;]{0,40}$",
                      re.IGNORECASE)
+# Synoptic reports say it after the term: "Extraprostatic extension: Not identified", "Visceral pleura invasion: absent".
+_ABSENT_AFTER = re.compile(r"^[\w /()-]{0,30}?(?::|\b(?:is|are|was|were)\b)\s*(?:not\s+(?:identified|present|seen|involved|"
+                           r"applicable|invaded)|absent|negative|none|no\b|uninvolved|free\b)", re.IGNORECASE)
 EXTENT_NAMES = tuple(f"extent_{name}" for name, _ in EXTENT_TERMS)
 
 
@@ -208,16 +212,94 @@ def extent_vector(text: str) -> list[float]:
     """+1 / -1 / 0 per :data:`EXTENT_TERMS` entry: stated, stated as absent (every mention negated), not mentioned.
 
     Example:
-        >>> v = dict(zip(EXTENT_NAMES, extent_vector("Tumor invades muscularis propria. No extraprostatic extension.")))
-        >>> v["extent_muscularis_propria"], v["extent_extraprostatic"], v["extent_serosa"]
-        (1.0, -1.0, 0.0)
+        >>> v = dict(zip(EXTENT_NAMES, extent_vector("Tumor invades muscularis propria into subserosa. No extraprostatic "
+        ...                                          "extension. Visceral pleura invasion: not identified.")))
+        >>> v["extent_muscularis_propria"], v["extent_extraprostatic"], v["extent_serosa"], v["extent_visceral_pleura"]
+        (1.0, -1.0, 0.0, -1.0)
     """
     row = []
     for _, rx in _EXTENT:
-        hits = [m.start() for m in rx.finditer(text)]
+        hits = [(m.start(), m.end()) for m in rx.finditer(text)]
         if not hits:
             row.append(0.0)
             continue
-        negated = all(_ABSENT.search(text[max(0, s - 60):s]) for s in hits)
+        negated = all(_ABSENT.search(text[max(0, s - 60):s]) or _ABSENT_AFTER.search(text[e:e + 60]) for s, e in hits)
         row.append(-1.0 if negated else 1.0)
     return row
+
+
+# AJCC 7th edition: the T category the deepest structure a tumour is said to reach implies, per TCGA project, in the
+# terms of EXTENT_TERMS ("invades through the muscularis propria into pericolonic fat" is T3 in the colon). Only sites
+# whose T is defined by depth or extension and whose words are specific in pathology reports; breast "skin" or head and
+# neck "bone" name specimen parts and margins as often as invasion, so they are left to the trees.
+_LUMEN = {"submucosa": 1, "muscularis_propria": 2, "perivisceral_fat": 3, "serosa": 4, "perforation": 4,
+          "adjacent_organ": 4}  # colon, rectum; stomach and oesophagus add the lamina propria (T1a)
+_KIDNEY = {"renal_fat": 3, "renal_vein": 3, "adjacent_organ": 4}
+_LUNG = {"visceral_pleura": 2, "chest_wall": 3, "separate_nodules": 3, "mediastinum": 4}
+EXTENT_T: dict[str, dict[str, int]] = {
+    "COAD": _LUMEN, "READ": _LUMEN, "STAD": {"lamina_propria": 1, **_LUMEN}, "ESCA": {"lamina_propria": 1, **_LUMEN},
+    "BLCA": {"lamina_propria": 1, "muscularis_propria": 2, "perivisceral_fat": 3, "adjacent_organ": 4},
+    "PRAD": {"extraprostatic": 3, "seminal_vesicle": 3, "adjacent_organ": 4},
+    "KIRC": _KIDNEY, "KIRP": _KIDNEY, "KICH": _KIDNEY, "LUAD": _LUNG, "LUSC": _LUNG,
+    "THCA": {"extrathyroidal": 3}, "UCEC": {"myometrium": 1, "cervical_stroma": 2},
+    "LIHC": {"major_vessel": 2, "adjacent_organ": 4}, "PAAD": {"perivisceral_fat": 3},
+}
+_EXTENT_T_FLOOR = {"PRAD": 2}  # a resected prostate carcinoma is at least T2 (pathologic T1 does not exist)
+_EXTENT_KEYS = tuple(name for name, _ in EXTENT_TERMS)
+
+
+# The tumour is said to reach a structure (not merely a structure named): an invasion word before the term in the same
+# sentence ("invades through the muscularis propria into pericolonic fat"), or a synoptic "term ...: present".
+_REACH_BEFORE = re.compile(r"\b(?:invad\w*|invasion|infiltrat\w*|extend\w*|extension|penetrat\w*|through|into|involv\w*)"
+                           r"\b[^.;:]{0,40}$", re.IGNORECASE)
+_REACH_AFTER = re.compile(r"^[\w /()-]{0,30}?:\s*(?:present|identified|yes|positive|involved)\b", re.IGNORECASE)
+_NODAL_AFTER = re.compile(r"^[\w /-]{0,25}?\b(?:lymph|nodes?|station)\b", re.IGNORECASE)  # "mediastinal lymph nodes"
+_FINDING = {"separate_nodules"}  # named only when found ("satellite nodules"); the others are also named when absent
+# Reports extracted from PDFs carry a period at each line break ("There is no. angiolymphatic or visceral pleural
+# invasion"): a period right after a function word does not end the sentence for the cues above.
+_SOFT_STOP = re.compile(r"\b(no|not|of|or|and|with|the|for|to|in|into|without)\.(?=\s)", re.IGNORECASE)
+
+
+def reached_terms(text: str) -> set[str]:
+    """Names of :data:`EXTENT_TERMS` the tumour is said to reach in ``text`` (stricter than :func:`extent_vector`:
+    a lymph node station or a specimen part named without an invasion word does not count).
+
+    Example:
+        >>> sorted(reached_terms("Tumor invades through the muscularis propria into pericolonic fat. Serosa: "
+        ...                      "uninvolved. Mediastinal lymph nodes, station 7: no tumor. Visceral pleura invasion: present"))
+        ['muscularis_propria', 'perivisceral_fat', 'visceral_pleura']
+    """
+    out = set()
+    for name, rx in _EXTENT:
+        for m in rx.finditer(text):
+            before = _SOFT_STOP.sub(r"\1 ", text[max(0, m.start() - 60):m.start()])
+            after = text[m.end():m.end() + 60]
+            if _ABSENT.search(before) or _ABSENT_AFTER.search(after) or _NODAL_AFTER.search(after):
+                continue
+            if name in _FINDING or _REACH_BEFORE.search(before) or _REACH_AFTER.search(after):
+                out.add(name)
+                break
+    return out
+
+
+def rule_extent_t(cancer_type: str | None, flags: list[float] | tuple[float, ...]) -> int:
+    """T category (1-4) the deepest stated, not negated, extent term implies for ``cancer_type``; 0 without a rule.
+
+    Args:
+        cancer_type: a TCGA project code (the predicted cancer type).
+        flags: :func:`extent_vector` of the report.
+
+    Example:
+        >>> rule_extent_t("COAD", extent_vector("Tumor invades through the muscularis propria into pericolonic fat."))
+        3
+        >>> rule_extent_t("PRAD", extent_vector("No extraprostatic extension.")), rule_extent_t("BRCA", [1.0] * 26)
+        (2, 0)
+    """
+    levels = EXTENT_T.get(cancer_type or "")
+    if not levels:
+        return 0
+    best = _EXTENT_T_FLOOR.get(cancer_type or "", 0)
+    for name, flag in zip(_EXTENT_KEYS, flags, strict=True):
+        if flag > 0 and name in levels:
+            best = max(best, levels[name])
+    return best

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 STAGE_LABELS = ("t_stage", "n_stage", "m_stage")
 LABELS = (*STAGE_LABELS, "cancer_type")
-FEATURES = ("lexical", "measures", "extent", "lm")
+FEATURES = ("lexical", "measures", "extent", "extent_rule", "lm")
 
 
 @dataclass
@@ -83,7 +83,8 @@ class ClassifyConfig:
     labels: list[str] = field(default_factory=lambda: list(LABELS))
     features: list[str] = field(default_factory=lambda: ["lexical", "measures"])
     """Inferred-path features: lexical (word+char TF-IDF), measures (size, nodes), extent (AJCC extension terms,
-    needs measures), lm (hidden states)."""
+    needs measures), extent_rule (the T category the deepest stated extension term implies for the predicted cancer
+    type, AJCC 7th, :func:`cancerllm.classify.measures.rule_extent_t`; needs measures), lm (hidden states)."""
     evidence: bool = True
     """Read stated T/N/M classes from the text first (False = heads only, an ablation)."""
     metastasis: bool = True
@@ -120,8 +121,9 @@ class ClassifyConfig:
         badf = [x for x in self.features if x not in FEATURES]
         if badf or not self.features:
             p.append(f"features: got {self.features}, expected a non-empty subset of {list(FEATURES)}")
-        if "extent" in self.features and "measures" not in self.features:
-            p.append("features: `extent` extends the `measures` block; list both")
+        for f in ("extent", "extent_rule"):
+            if f in self.features and "measures" not in self.features:
+                p.append(f"features: `{f}` extends the `measures` block; list both")
         p += [f"{name}: got {v}, expected > 0" for name, v in (("c", self.c), ("type_c", self.type_c)) if v <= 0]
         p += at_least("trees", self.trees, 1) + at_least("leaves", self.leaves, 2) + at_least("folds", self.folds, 2)
         p += at_least("limit (training notes)", self.limit, 10, optional=True)
@@ -184,26 +186,39 @@ class Model:
             type_blocks.append(emb)
             stage_blocks.append(emb)
         meas = measure_matrix(texts) if "measures" in self.cfg.features else np.zeros((len(texts), 0))
-        if "extent" in self.cfg.features:  # after the measures: _stack reads the measure columns by position
+        # After the measures, in this order (_stack reads the columns by position): the extent flags, the terms reached.
+        if "extent" in self.cfg.features:
             from cancerllm.classify.measures import extent_vector
 
             ext = np.array([extent_vector(t) for t in texts], dtype=np.float32).reshape(len(texts), -1)
             meas = np.hstack([meas, ext])
+        if "extent_rule" in self.cfg.features:
+            from cancerllm.classify.measures import EXTENT_NAMES, reached_terms
+
+            keys = [name.removeprefix("extent_") for name in EXTENT_NAMES]
+            reach = [reached_terms(t) for t in texts]
+            meas = np.hstack([meas, np.array([[float(k in r) for k in keys] for r in reach],
+                                             dtype=np.float32).reshape(len(texts), -1)])
         return hstack(type_blocks).tocsr(), hstack(stage_blocks).tocsr(), meas
 
     def _stack(self, lex_p: np.ndarray, type_p: np.ndarray, meas: np.ndarray) -> np.ndarray:
         """Features of a stacked T/N/M head: the linear head's probabilities, cancer-type probabilities, the
         measurements, and the AJCC category the size / node count implies for the most likely cancer type."""
-        from cancerllm.classify.measures import rule_n, rule_t
+        from cancerllm.classify.measures import EXTENT_NAMES, MEASURE_NAMES, rule_extent_t, rule_n, rule_t
 
-        blocks = [lex_p, type_p, meas]
+        # measures | extent flags (their own columns) | terms reached (only through the rule): see _base
+        cols = len(MEASURE_NAMES) + (len(EXTENT_NAMES) if "extent" in self.cfg.features else 0)
+        by_rule = "extent_rule" in self.cfg.features
+        blocks = [lex_p, type_p, meas[:, :cols]]
         if meas.shape[1]:
             types = [self.type_head.classes[j] for j in type_p.argmax(1)]
             size = np.where(meas[:, 1] > 0, np.expm1(meas[:, 0]), np.nan)
             pos = np.where(meas[:, 4] > 0, meas[:, 2], np.nan)
+            ext = meas[:, cols:]
             rules = [[rule_t(t, None if np.isnan(sz) else float(sz)), rule_n(t, None if np.isnan(ps) else int(ps))]
-                     for t, sz, ps in zip(types, size, pos, strict=True)]
-            blocks.append(np.array(rules, dtype=np.float32).reshape(len(types), 2))
+                     + ([rule_extent_t(t, tuple(e))] if by_rule else [])
+                     for t, sz, ps, e in zip(types, size, pos, ext, strict=True)]
+            blocks.append(np.array(rules, dtype=np.float32).reshape(len(types), 2 + by_rule))
         return np.hstack(blocks).astype(np.float32)
 
     # -- fit ----------------------------------------------------------------------------------------------

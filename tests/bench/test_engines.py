@@ -7,6 +7,7 @@ test in tests/infer/test_engine_vllm.py). No timing thresholds: only that every 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -135,3 +136,11 @@ def test_engines_runs_must_name_benchmarked_styles(tmp_path, tiny_model_dir):
 
     with pytest.raises(ConfigError, match="runs"):
         _cfg(tmp_path, tiny_model_dir, "styles=json.v1", "runs={qa.v1: somewhere}")
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "configs" / "bench-engines").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_engine_bench_configs_load_and_name_their_command(path):
+    cfg = load_config(EnginesConfig, path)
+    assert path.read_text().startswith("# cancerllm bench --engines")
+    assert all(style in cfg.styles for style in cfg.runs)

@@ -83,7 +83,9 @@ def test_extent_rule_reads_how_far_the_tumour_reaches_per_cancer_type():
     text = ("Tumor invades through the muscularis propria into pericolonic adipose tissue. There is no. serosal "
             "involvement. Mediastinal lymph nodes, station 7: no tumor. Visceral pleural invasion: present.")
     reached = reached_terms(text)
-    assert reached == {"muscularis_propria", "perivisceral_fat", "visceral_pleura"}
+    assert set(reached) == {"muscularis_propria", "perivisceral_fat", "visceral_pleura"}
+    s, e = reached["perivisceral_fat"]
+    assert text[s:e] == "pericolonic"  # the span a label inferred from it can point at
     flags = [1.0 if name.removeprefix("extent_") in reached else 0.0 for name in EXTENT_NAMES]
     assert rule_extent_t("COAD", flags) == 3  # deepest reached layer; the serosa was negated across a line break
     assert rule_extent_t("LUAD", flags) == 2  # visceral pleura; the nodal station is not the mediastinum (T4)

@@ -194,3 +194,27 @@ def test_a_staged_report_without_pm_is_m0_by_a_named_rule_and_keeps_the_heads_di
     assert "rule" not in rec[1].meta["label_sources"]["m_stage"]
     model.cfg = ClassifyConfig(**{**model.cfg.__dict__, "staged_m0": False})
     assert "rule" not in predict_notes(model, [staged])[0].meta["label_sources"]["m_stage"]
+
+
+def test_extent_rule_adds_one_stack_column_and_shows_the_reached_structure(synth_files, tmp_path):
+    import numpy as np
+
+    from cancerllm.classify.recipe import Model, predict_notes
+    from cancerllm.data.io import read_notes
+    from cancerllm.data.schema import Note
+    from cancerllm.evaluate.scorer import gold_labels
+
+    notes = read_notes(synth_files[1]["train"])[:120]
+    widths = {}
+    for feats in (["lexical", "measures"], ["lexical", "measures", "extent_rule"]):
+        model = Model(ClassifyConfig(features=feats, folds=2, trees=5))
+        model.fit([n.id for n in notes], [n.text for n in notes], [gold_labels(n) for n in notes])
+        _, _, meas = model._base(["x"], ["Tumor invades into the muscularis propria."])
+        widths[len(feats)] = model._stack(np.zeros((1, 2)), np.full((1, len(model.type_head.classes)), 0.1),
+                                          meas).shape[1]
+    assert widths[3] == widths[2] + 1  # the rule's column only: the reached-term flags are not columns of their own
+    text = "Sigmoid colon, resection: adenocarcinoma invading through the muscularis propria into pericolic fat."
+    src = predict_notes(model, [Note(id="c", text=text)], hard=True)[0].meta["label_sources"]["t_stage"]
+    shown = {s["what"]: s for s in src["support"]}
+    assert {"extension: muscularis propria", "extension: perivisceral fat"} <= set(shown)
+    assert all(text[s["start"]:s["end"]] == s["text"] for s in src["support"])

@@ -260,16 +260,16 @@ _FINDING = {"separate_nodules"}  # named only when found ("satellite nodules"); 
 _SOFT_STOP = re.compile(r"\b(no|not|of|or|and|with|the|for|to|in|into|without)\.(?=\s)", re.IGNORECASE)
 
 
-def reached_terms(text: str) -> set[str]:
-    """Names of :data:`EXTENT_TERMS` the tumour is said to reach in ``text`` (stricter than :func:`extent_vector`:
-    a lymph node station or a specimen part named without an invasion word does not count).
+def reached_terms(text: str) -> dict[str, tuple[int, int]]:
+    """:data:`EXTENT_TERMS` the tumour is said to reach in ``text``: name -> span of the first such mention (stricter
+    than :func:`extent_vector`: a lymph node station or a specimen part named without an invasion word does not count).
 
     Example:
         >>> sorted(reached_terms("Tumor invades through the muscularis propria into pericolonic fat. Serosa: "
         ...                      "uninvolved. Mediastinal lymph nodes, station 7: no tumor. Visceral pleura invasion: present"))
         ['muscularis_propria', 'perivisceral_fat', 'visceral_pleura']
     """
-    out = set()
+    out: dict[str, tuple[int, int]] = {}
     for name, rx in _EXTENT:
         for m in rx.finditer(text):
             before = _SOFT_STOP.sub(r"\1 ", text[max(0, m.start() - 60):m.start()])
@@ -277,7 +277,7 @@ def reached_terms(text: str) -> set[str]:
             if _ABSENT.search(before) or _ABSENT_AFTER.search(after) or _NODAL_AFTER.search(after):
                 continue
             if name in _FINDING or _REACH_BEFORE.search(before) or _REACH_AFTER.search(after):
-                out.add(name)
+                out[name] = (m.start(), m.end())
                 break
     return out
 

@@ -315,6 +315,12 @@ def _label_records(model: Model, notes: list[Any], texts: list[str], masked: lis
                             "text": text[meas.size_span[0]:meas.size_span[1]]})
         for s, e in meas.node_spans:
             support.append({"what": "lymph nodes", "start": s, "end": e, "text": text[s:e]})
+        if "extent_rule" in model.cfg.features:
+            from cancerllm.classify.measures import reached_terms
+
+            for name, (s, e) in reached_terms(text).items():  # the record's own text: its spans index the note
+                support.append({"what": f"extension: {name.replace('_', ' ')}", "start": s, "end": e,
+                                "text": text[s:e]})
         for label in model.cfg.labels:
             if label == "m_stage" and label not in stated and (met := _metastasis_source(model, dists, i, text)):
                 labels[label], sources[label] = "M1", met

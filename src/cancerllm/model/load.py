@@ -251,7 +251,7 @@ def _adapter_precision(chain: list[Path], dtype: Any, reason: str, quantized: bo
 _SHORT = {"bfloat16": "bf16", "float16": "fp16"}
 
 
-def load_model(args: Any, for_training: bool = False, cache_merged: bool = True) -> tuple[Any, Any, dict[str, Any]]:
+def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[str, Any]]:
     """Load base model + tokenizer (+ adapters) as ``args`` (a :class:`cancerllm.config.ModelArgs`) says.
 
     With adapters on a full-precision base, ``dtype=auto`` loads fp32 and merges them there (exact); an explicit
@@ -261,8 +261,6 @@ def load_model(args: Any, for_training: bool = False, cache_merged: bool = True)
     Args:
         args: ModelArgs (path, adapter, device, dtype, quantize).
         for_training: right padding; 4-bit models are prepared for k-bit training; the model stays in train mode.
-        cache_merged: use the merged-model cache for a merge at inference (False: a caller that keeps its own merged
-            copy; the vLLM engine no longer does: it reads this cache's entry, see ``merged_cache.fp32_folder``).
     Returns:
         ``(model, tokenizer, info)`` with info = {device, dtype, dtype_reason, path, adapter, n_params,
         merged_cache (the cached fp32-merged folder the model came from or was saved to, else None)}.
@@ -302,7 +300,7 @@ def load_model(args: Any, for_training: bool = False, cache_merged: bool = True)
     # A merge for inference (fp32, or rounded to bf16) is cached once per run (see merged_cache): later loads read
     # the merged weights directly, without PEFT or the bf16 -> fp32 cast of the base (~400 MiB less peak RSS, 135M).
     inference_merge = merge and quant is None and not for_training
-    cacheable = inference_merge and cache_merged and merged_cache.enabled()
+    cacheable = inference_merge and merged_cache.enabled()
     kind = "bfloat16-stochastic" if round_to is not None else str(dtype).split(".")[-1]
     key = merged_cache.cache_key(path, chain, kind) if cacheable else None
     cached = merged_cache.lookup(key) if key else None
@@ -339,8 +337,7 @@ def load_model(args: Any, for_training: bool = False, cache_merged: bool = True)
             cached = merged_cache.store(model, key, path, chain)
             log.info("adapters: %s, %s", how, f"cached as {cached}" if cached else "not cached (write failed)")
         elif inference_merge:
-            log.info("adapters: %s in memory (%s)", how, f"{merged_cache.ENV}=0: merged-model cache off"
-                     if cache_merged else "the caller keeps its own merged copy")
+            log.info("adapters: %s in memory (%s=0: merged-model cache off)", how, merged_cache.ENV)
     if quant is not None and for_training:
         from peft import prepare_model_for_kbit_training
 

@@ -70,6 +70,23 @@ def test_vllm_extract_gives_the_hf_record_shape_and_guided_json_that_parses(note
     assert _records(tmp_path / "vllm") == v
 
 
+@pytest.mark.parametrize("budget", [40])
+def test_vllm_guided_answers_close_within_a_short_budget(notes_file, tmp_path, budget):
+    # Before the budget closer (infer/vllm_closing.py) vLLM's structured outputs cut such answers at the budget.
+    out = tmp_path / "out"
+    res = subprocess.run([str(VLLM_CLI), "extract", str(notes_file), "--engine", "vllm", "--method", "llm", "--out",
+                          str(out), "types=[stage_t,stage_n,stage_m]", f"generate.max_new_tokens={budget}",
+                          "generate.guided=true"], env=ENV, capture_output=True, text=True, timeout=900, check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    records = _records(out)
+    assert [r["id"] for r in records] == ["a", "b", "c"]
+    for r in records:
+        for raw in r["raw"]:
+            parsed = json.loads(raw)  # closed, not cut: the whole answer is JSON of our schema
+            assert set(parsed) == {"mentions"}
+        assert not any("invalid JSON" in e for e in r.get("errors", [])), r.get("errors")
+
+
 def _bound_port(proc: subprocess.Popen, lines: list[str], deadline: float) -> int:
     """The port uvicorn reports after binding ``--port 0`` (any free port), read from the server's log.
 

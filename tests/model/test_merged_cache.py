@@ -154,6 +154,19 @@ def test_half_written_copy_is_never_read_and_old_copies_are_evicted(tmp_path, ti
     assert entries == [info_other["merged_cache"].rsplit("/", 1)[-1]]  # the older run's copy was evicted
 
 
+def test_the_number_of_copies_kept_is_set_by_the_environment(tmp_path, tiny_model_dir, _hermetic_cache, monkeypatch):
+    # Two runs served by both engines (or in fp32 and bf16) are four entries: with the default 3 they evict each other.
+    from cancerllm.errors import ConfigError
+
+    monkeypatch.setenv(merged_cache.KEEP_ENV, "2")
+    infos = [_load(_run(tmp_path, tiny_model_dir, name=f"r{i}", seeds=(i, i + 10)))[2] for i in range(3)]
+    entries = sorted(p.name for p in (_hermetic_cache / "merged").iterdir() if not p.name.startswith("."))
+    assert entries == sorted(i["merged_cache"].rsplit("/", 1)[-1] for i in infos[1:])  # the two most recent
+    monkeypatch.setenv(merged_cache.KEEP_ENV, "0")
+    with pytest.raises(ConfigError, match="CANCERLLM_MERGED_CACHE_KEEP"):
+        merged_cache.keep()
+
+
 def test_classifier_feature_cache_is_the_same_whether_the_merge_was_cached_or_not(tmp_path, tiny_model_dir,
                                                                                   monkeypatch):
     """`classify`'s LM feature cache must not miss because the run's merge now comes from the merged-model cache."""

@@ -19,7 +19,8 @@ The key is a SHA-256 over everything the merged weights depend on:
 
 Writes go to a temporary folder renamed into place, so a killed process never leaves a half copy; a failed write
 (disk full, read-only cache) only logs a warning, since the freshly merged model is already in memory. At most
-:data:`KEEP` copies are kept (least recently used evicted: ~513 MiB each for the embedded 135M model).
+:data:`KEEP` copies are kept (``CANCERLLM_MERGED_CACHE_KEEP`` changes it; least recently used evicted: ~513 MiB
+each in fp32, ~270 MiB in bf16, for the embedded 135M model).
 ``CANCERLLM_MERGED_CACHE=0`` turns the cache off (merge in memory on every load, as before).
 
 It is the one store of merged runs for both engines: the vLLM engine reads weights from files, and
@@ -44,16 +45,35 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV", "KEEP", "cache_key", "enabled", "fp32_folder", "lookup", "store"]
+__all__ = ["ENV", "KEEP", "KEEP_ENV", "cache_key", "enabled", "fp32_folder", "keep", "lookup", "store"]
 
 log = logging.getLogger("cancerllm.model")
 
 ENV = "CANCERLLM_MERGED_CACHE"
 KEEP = 3
-"""Merged copies kept in the cache; older ones (by last use) are deleted when a new one is written."""
+"""Merged copies kept in the cache by default; older ones (by last use) are deleted when a new one is written."""
+KEEP_ENV = "CANCERLLM_MERGED_CACHE_KEEP"
 _FORMAT = "merged-fp32-v1"
 _MARKER = "merged.json"  # written last inside the temporary folder: a folder without it is not a cache entry
 _CHUNK = 1 << 20
+
+
+def keep(env: Mapping[str, str] | None = None) -> int:
+    """Copies to keep: ``CANCERLLM_MERGED_CACHE_KEEP`` (an integer >= 1) or :data:`KEEP`. A run served by both
+    engines, or in fp32 and bf16, holds two entries, so several such runs evict each other at 3.
+
+    Example:
+        >>> keep({}), keep({"CANCERLLM_MERGED_CACHE_KEEP": "6"})
+        (3, 6)
+    """
+    from cancerllm.errors import ConfigError
+
+    raw = (os.environ if env is None else env).get(KEEP_ENV, "").strip()
+    if not raw:
+        return KEEP
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"{KEEP_ENV}: got {raw!r}, expected an integer >= 1 (merged copies kept; default {KEEP})")
+    return int(raw)
 
 
 def enabled(env: Mapping[str, str] | None = None) -> bool:
@@ -141,7 +161,7 @@ def store(model: Any, key: str, base: str | Path, chain: Sequence[str | Path]) -
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    _evict(root, keep=KEEP)
+    _evict(root, keep=keep())
     return target
 
 

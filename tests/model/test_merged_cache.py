@@ -154,6 +154,19 @@ def test_half_written_copy_is_never_read_and_old_copies_are_evicted(tmp_path, ti
     assert entries == [info_other["merged_cache"].rsplit("/", 1)[-1]]  # the older run's copy was evicted
 
 
+def test_the_former_vllm_store_is_removed_when_an_entry_is_written(tmp_path, tiny_model_dir, _hermetic_cache):
+    # Before one store served both engines, vLLM kept its own fp32 merges as <16 hex>/ folders: ~0.5 GB each, never
+    # read again. Anything else in the folder (a writer's temporary folder, an unrelated name) is left alone.
+    root = _hermetic_cache / "merged"
+    legacy, other, tmp = root / "a3bc38ccf2f08556", root / "notes", root / ".merge-x"
+    for d in (legacy, other, tmp):
+        d.mkdir(parents=True)
+        (d / "config.json").write_text("{}")
+    _, _, info = _load(_run(tmp_path, tiny_model_dir))
+    assert not legacy.exists() and other.is_dir() and tmp.is_dir()
+    assert (root / info["merged_cache"].rsplit("/", 1)[-1] / "merged.json").is_file()
+
+
 def test_the_number_of_copies_kept_is_set_by_the_environment(tmp_path, tiny_model_dir, _hermetic_cache, monkeypatch):
     # Two runs served by both engines (or in fp32 and bf16) are four entries: with the default 3 they evict each other.
     from cancerllm.errors import ConfigError

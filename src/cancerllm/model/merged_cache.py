@@ -202,8 +202,19 @@ def fp32_folder(path: str, adapter: str | Path) -> Path:
     return tmp
 
 
+def _legacy(d: Path) -> bool:
+    """A folder of the vLLM engine's former merged store (16 hex digits, a saved model, no marker): since both
+    engines share this store nothing reads it again, and it holds ~0.5 GB."""
+    return (len(d.name) == 16 and all(c in "0123456789abcdef" for c in d.name) and not (d / _MARKER).exists()
+            and (d / "config.json").is_file())
+
+
 def _evict(root: Path, keep: int) -> None:
-    """Delete all but the ``keep`` most recently used complete entries (and nothing else)."""
+    """Delete all but the ``keep`` most recently used complete entries, and the former vLLM store's folders (nothing
+    else: half-written ``.merge-*`` folders belong to a running writer or are cleaned by it)."""
+    for old in (d for d in root.iterdir() if d.is_dir() and _legacy(d)):
+        log.info("merged-model cache: removing %s (the vLLM engine's former merged store)", old.name)
+        shutil.rmtree(old, ignore_errors=True)
     entries = [d for d in root.iterdir() if d.is_dir() and (d / _MARKER).is_file()]
     entries.sort(key=lambda d: d.stat().st_mtime, reverse=True)
     for old in entries[keep:]:

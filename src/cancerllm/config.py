@@ -302,8 +302,6 @@ def _coerce_text(value: CliText, tp: Any, where: str, problems: list[str]) -> An
         if f is not None:
             problems.append(f"{where}: got {str(value)!r}, expected a finite float")
             return value
-    if tp is dict or typing.get_origin(tp) is dict:
-        return yaml.safe_load(value)
     problems.append(f"{where}: got {str(value)!r}, expected {_type_name(tp)}")
     return value
 

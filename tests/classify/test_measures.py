@@ -78,7 +78,7 @@ def test_synoptic_absence_after_the_term_and_subserosa_are_not_stated_extension(
 
 
 def test_extent_rule_reads_how_far_the_tumour_reaches_per_cancer_type():
-    from cancerllm.classify.measures import EXTENT_NAMES, reached_terms, rule_extent_t
+    from cancerllm.classify.measures import EXTENT_NAMES, reached_terms, reached_vector, rule_extent_t
 
     text = ("Tumor invades through the muscularis propria into pericolonic adipose tissue. There is no. serosal "
             "involvement. Mediastinal lymph nodes, station 7: no tumor. Visceral pleural invasion: present.")
@@ -86,7 +86,7 @@ def test_extent_rule_reads_how_far_the_tumour_reaches_per_cancer_type():
     assert set(reached) == {"muscularis_propria", "perivisceral_fat", "visceral_pleura"}
     s, e = reached["perivisceral_fat"]
     assert text[s:e] == "pericolonic"  # the span a label inferred from it can point at
-    flags = [1.0 if name.removeprefix("extent_") in reached else 0.0 for name in EXTENT_NAMES]
+    flags = reached_vector(text)
     assert rule_extent_t("COAD", flags) == 3  # deepest reached layer; the serosa was negated across a line break
     assert rule_extent_t("LUAD", flags) == 2  # visceral pleura; the nodal station is not the mediastinum (T4)
     assert rule_extent_t("BRCA", flags) == 0  # no extension rule for the breast

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -371,7 +372,7 @@ def run(cfg: EnginesConfig) -> dict[str, Any]:
     source = _write_notes(cfg, notes_file)
     results = []
     try:
-        for engine, (i, (run_dir, styles)) in ((e, g) for e in cfg.engines for g in enumerate(style_groups(cfg))):
+        for engine, (i, (run_dir, styles)) in itertools.product(cfg.engines, enumerate(style_groups(cfg))):
             tag = engine if i == 0 else f"{engine}-{i}"
             spec_file, res_file = out / f"spec-{tag}.json", out / f"result-{tag}.json"
             res_file.unlink(missing_ok=True)

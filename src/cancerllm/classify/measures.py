@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from cancerllm.knowledge.values import greatest_dimension_cm
 
 __all__ = ["EXTENT_NAMES", "EXTENT_T", "EXTENT_TERMS", "MEASURE_NAMES", "Measures", "extent_vector", "find_measures",
-           "measure_vector", "rule_extent_t", "rule_n", "rule_t"]
+           "measure_vector", "reached_terms", "reached_vector", "rule_extent_t", "rule_n", "rule_t"]
 
 _NUM = r"\d{1,3}(?:[.,]\d{1,2})?"
 _DIMS = rf"(?P<dims>{_NUM}(?:\s*[x×X]\s*{_NUM}){{0,2}})\s*(?P<unit>cm|mm)\b"
@@ -282,12 +282,19 @@ def reached_terms(text: str) -> dict[str, tuple[int, int]]:
     return out
 
 
+def reached_vector(text: str) -> list[float]:
+    """1.0 per :data:`EXTENT_TERMS` entry the tumour is said to reach in ``text`` (:func:`reached_terms`), else 0.0:
+    the flags :func:`rule_extent_t` reads, in :func:`extent_vector`'s order."""
+    reached = reached_terms(text)
+    return [float(name in reached) for name in _EXTENT_KEYS]
+
+
 def rule_extent_t(cancer_type: str | None, flags: list[float] | tuple[float, ...]) -> int:
     """T category (1-4) the deepest stated, not negated, extent term implies for ``cancer_type``; 0 without a rule.
 
     Args:
         cancer_type: a TCGA project code (the predicted cancer type).
-        flags: :func:`extent_vector` of the report.
+        flags: :func:`reached_vector` (or the looser :func:`extent_vector`) of the report.
 
     Example:
         >>> rule_extent_t("COAD", extent_vector("Tumor invades through the muscularis propria into pericolonic fat."))

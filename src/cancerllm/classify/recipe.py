@@ -193,12 +193,10 @@ class Model:
             ext = np.array([extent_vector(t) for t in texts], dtype=np.float32).reshape(len(texts), -1)
             meas = np.hstack([meas, ext])
         if "extent_rule" in self.cfg.features:
-            from cancerllm.classify.measures import EXTENT_NAMES, reached_terms
+            from cancerllm.classify.measures import reached_vector
 
-            keys = [name.removeprefix("extent_") for name in EXTENT_NAMES]
-            reach = [reached_terms(t) for t in texts]
-            meas = np.hstack([meas, np.array([[float(k in r) for k in keys] for r in reach],
-                                             dtype=np.float32).reshape(len(texts), -1)])
+            reach = np.array([reached_vector(t) for t in texts], dtype=np.float32).reshape(len(texts), -1)
+            meas = np.hstack([meas, reach])
         return hstack(type_blocks).tocsr(), hstack(stage_blocks).tocsr(), meas
 
     def _stack(self, lex_p: np.ndarray, type_p: np.ndarray, meas: np.ndarray) -> np.ndarray:

@@ -145,7 +145,7 @@ SOFT_CLOSE, HARD_CLOSE = 40, 16
 
 
 @lru_cache(maxsize=4)
-def _closers(tokenizer: Any, vocab_size: int) -> tuple[Any, Any, Any, list[bool]]:
+def closer_tables(tokenizer: Any, vocab_size: int) -> tuple[Any, Any, Any, list[bool]]:
     """Token tables for budget-aware closing: (tokens made only of ``}``/``]``, tokens made only of ``"}]`` that
     start with ``"``, other tokens holding a ``"``, whether each token holds an odd number of ``"``).
 
@@ -255,12 +255,6 @@ def close_row(scores: Any, inside_string: bool, left: int, closers: tuple[Any, A
         row.masked_fill_(~closer, float("-inf"))
 
 
-def closer_tables(tokenizer: Any, vocab_size: int) -> tuple[Any, Any, Any, list[bool]]:
-    """The token tables :func:`close_row` and :func:`in_string` read, for ``tokenizer`` at logits width
-    ``vocab_size`` (built once per tokenizer: it walks the vocab)."""
-    return _closers(tokenizer, vocab_size)
-
-
 def logits_processor(model: Any, tokenizer: Any, schema: dict[str, Any],
                      max_new_tokens: int | None = None) -> LogitsProcessorList:
     """A fresh transformers ``LogitsProcessorList`` constraining ``model.generate`` to ``schema``.
@@ -270,5 +264,5 @@ def logits_processor(model: Any, tokenizer: Any, schema: dict[str, Any],
     require_backend()
     vocab_size = int(model.get_output_embeddings().weight.shape[0])  # logits width (may exceed len(tokenizer))
     compiled = _compiled(tokenizer, vocab_size, json.dumps(schema, sort_keys=False))
-    closers = _closers(tokenizer, vocab_size) if max_new_tokens is not None else None
+    closers = closer_tables(tokenizer, vocab_size) if max_new_tokens is not None else None
     return LogitsProcessorList([GrammarLogitsProcessor(compiled, vocab_size, max_new_tokens, closers)])

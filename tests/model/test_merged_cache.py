@@ -180,6 +180,17 @@ def test_the_number_of_copies_kept_is_set_by_the_environment(tmp_path, tiny_mode
         merged_cache.keep()
 
 
+def test_a_bad_number_of_copies_is_rejected_before_the_merge(tmp_path, tiny_model_dir, _hermetic_cache, monkeypatch):
+    # The setting is read when an entry is stored; a typo must not cost a whole merge (minutes for a 1.5B model)
+    # and then leave an entry behind as the command fails.
+    from cancerllm.errors import ConfigError
+
+    monkeypatch.setenv(merged_cache.KEEP_ENV, "three")
+    with pytest.raises(ConfigError, match="CANCERLLM_MERGED_CACHE_KEEP.*'three'"):
+        _load(_run(tmp_path, tiny_model_dir))
+    assert not (_hermetic_cache / "merged").exists() or not _entries(_hermetic_cache)
+
+
 def test_classifier_feature_cache_is_the_same_whether_the_merge_was_cached_or_not(tmp_path, tiny_model_dir,
                                                                                   monkeypatch):
     """`classify`'s LM feature cache must not miss because the run's merge now comes from the merged-model cache."""

@@ -301,6 +301,8 @@ def load_model(args: Any, for_training: bool = False) -> tuple[Any, Any, dict[st
     # the merged weights directly, without PEFT or the bf16 -> fp32 cast of the base (~400 MiB less peak RSS, 135M).
     inference_merge = merge and quant is None and not for_training
     cacheable = inference_merge and merged_cache.enabled()
+    if cacheable:
+        merged_cache.keep()  # a bad CANCERLLM_MERGED_CACHE_KEEP fails now, not when storing after a long merge
     kind = "bfloat16-stochastic" if round_to is not None else str(dtype).split(".")[-1]
     key = merged_cache.cache_key(path, chain, kind) if cacheable else None
     cached = merged_cache.lookup(key) if key else None

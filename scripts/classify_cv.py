@@ -7,13 +7,16 @@ Prints macro-F1 of T/N/M on both splits. Any ClassifyConfig field can be overrid
     OMP_NUM_THREADS=1 python scripts/classify_cv.py                                   # the kept configuration
     OMP_NUM_THREADS=1 python scripts/classify_cv.py staged_m0=false                   # without the staged-M0 rule
     OMP_NUM_THREADS=1 python scripts/classify_cv.py staged_m0=false metastasis=false  # without M1 evidence either
+    OMP_NUM_THREADS=1 python scripts/classify_cv.py --dump out/cv/oof.jsonl           # + every out-of-fold label
 
 About 20 min on one free core (5 fits of ~4 min); docs/results.md "This round (M and hard T)" has the figures.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score
@@ -28,12 +31,13 @@ from cancerllm.evaluate.scorer import gold_labels
 from cancerllm.knowledge.tnm import mask_tnm
 
 
-def main(overrides: list[str]) -> None:
+def main(overrides: list[str], dump: str | None = None) -> None:
     root = data_root() / "tcga_path_reports"
     notes = [n for split in ("train", "dev") for n in read_notes_reporting(root / f"{split}.jsonl", "classify_cv")]
     gold = [gold_labels(n) for n in notes]
     cfg = load_config(ClassifyConfig, overrides=overrides)
     pairs: dict[tuple[str, bool], list[tuple[str, str]]] = {}
+    rows: list[dict] = []  # with --dump: one line per report and split (gold type, gold and predicted labels)
     folds = StratifiedKFold(5, shuffle=True, random_state=cfg.seed)
     with threadpool_limits(limits=1):  # as `classify` itself: identical labels whatever the thread count
         for k, (tr, te) in enumerate(folds.split(np.zeros(len(notes)), [g["cancer_type"] for g in gold])):
@@ -41,6 +45,7 @@ def main(overrides: list[str]) -> None:
             model.fit([notes[i].id for i in tr], [mask_tnm(notes[i].text)[0] for i in tr], [gold[i] for i in tr])
             for hard in (False, True):
                 for i, rec in zip(te, predict_notes(model, [notes[i] for i in te], hard=hard), strict=True):
+                    rows.append({"id": notes[i].id, "fold": k, "hard": hard, "gold": gold[i], "labels": rec.labels})
                     for label in ("t_stage", "n_stage", "m_stage"):
                         if gold[i].get(label):
                             pairs.setdefault((label, hard), []).append((gold[i][label], rec.labels[label]))
@@ -48,7 +53,12 @@ def main(overrides: list[str]) -> None:
     for (label, hard), p in sorted(pairs.items(), key=lambda x: (x[0][1], x[0][0])):
         y, pred = zip(*p, strict=True)
         print(f"{'hard' if hard else 'normal':6} {label}  n={len(p)}  macro-F1 {f1_score(y, pred, average='macro'):.3f}")
+    if dump:
+        Path(dump).parent.mkdir(parents=True, exist_ok=True)
+        Path(dump).write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    args = sys.argv[1:]
+    at = args.index("--dump") if "--dump" in args else None
+    main(args[:at] + args[at + 2:] if at is not None else args, args[at + 1] if at is not None else None)

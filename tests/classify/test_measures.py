@@ -67,6 +67,33 @@ def test_measures_size_skips_distances_specimen_and_nodal_deposits(text):
     assert text[m.size_span[0]:m.size_span[1]] == "3.4 cm"
 
 
+@pytest.mark.parametrize(("text", "size", "span"), [
+    ("Invasive ductal carcinoma with an intraductal component (tumor diameter: 5.0 cm).", 5.0, "5.0 cm"),
+    ("Medullary carcinoma forming a 4.5 x 2.0 x 2.0 cm well. circumscribed mass.", 4.5, "4.5 x 2.0 x 2.0 cm"),
+    ("Nottingham grade I (of III). forming two separate masses, 5.3 x 2.7 x 1.4 cm and 1.2 x 1.0 cm.", 5.3,
+     "5.3 x 2.7 x 1.4 cm"),
+    ("Tumour. sized 2. x 2 x 2 cm found in the lower outer quadrant.", 2.0, "2. x 2 x 2 cm"),
+    ("On cut section there is a 1.8 by 1.5. by 1.1 cm firm mass.", 1.8, "1.8 by 1.5. by 1.1 cm"),
+    ("Clinical history: female with 4.5 cm right breast mass.", 4.5, "4.5 cm"),
+])
+def test_measures_size_read_from_the_wordings_of_real_reports(text, size, span):
+    # Wordings of TCGA reports the first size reader missed (no "tumor size" / "measuring" cue, "by", OCR periods).
+    m = find_measures(text)
+    assert m.size_cm == size
+    assert text[m.size_span[0]:m.size_span[1]] == span
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("Lobar LN (station 12) lingula: 1.6 cm lesioned grayish-black node.", None),
+    ("A single right axillary lymph node is positive. for micrometastatic (1 mm) carcinoma.", None),
+    ("Representative sections of largest 2.7 cm node (grossly suspicious for tumor).", None),
+    ("ONE LYMPH NODE COMPLETELY REPLACED BY METASTATIC CARCINOMA. MEASURING 1.5 CM. Tumor size: 2.7 cm.", 2.7),
+    ("SPECIMEN SIZE. Greatest dimensions: 10.5 x 9.5 x 4.5. cm. TUMOR SIZE: Greatest dimension 2.4 cm.", 2.4),
+])
+def test_measures_size_is_not_a_node_or_the_specimen(text, size):
+    assert find_measures(text).size_cm == size
+
+
 def test_synoptic_absence_after_the_term_and_subserosa_are_not_stated_extension():
     from cancerllm.classify.measures import EXTENT_NAMES, extent_vector
 

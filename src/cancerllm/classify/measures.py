@@ -29,13 +29,20 @@ __all__ = ["EXTENT_NAMES", "EXTENT_T", "EXTENT_TERMS", "MEASURE_NAMES", "Measure
            "measure_vector", "reached_terms", "reached_vector", "rule_extent_t", "rule_n", "rule_t"]
 
 _NUM = r"\d{1,3}(?:[.,]\d{1,2})?"
-_DIMS = rf"(?P<dims>{_NUM}(?:\s*[x×X]\s*{_NUM}){{0,2}})\s*(?P<unit>cm|mm)\b"
+# "3.0 x 2.5 x 2.0 cm", "1.8 by 1.5 by 1.1 cm", and the line-break periods of PDF-extracted reports ("2. x 2 x 2 cm").
+_DIMS = rf"(?P<dims>{_NUM}(?:\.?\s*(?:[x×X]|by)\s*{_NUM}){{0,2}})\.?\s*(?P<unit>cm|mm)\b"
+_TUMOUR = r"(?:tumou?r|carcinoma|mass|lesion|neoplasm|nodule)"
 # Strong cues: the sentence is about the tumour's size. The lazy gap keeps the first size after the cue.
 _STRONG = re.compile(
-    r"(?:tumou?r\s+size|size\s+of\s+(?:the\s+)?(?:invasive\s+)?(?:tumou?r|carcinoma|lesion|mass)|"
+    r"(?:tumou?r\s+(?:size|diameters?|dimensions?)|size\s+of\s+(?:the\s+)?(?:invasive\s+)?(?:tumou?r|carcinoma|lesion|mass)|"
     r"greatest\s+(?:dimension|diameter|extent)|maximum\s+(?:dimension|diameter)|largest\s+(?:dimension|diameter)|"
-    r"(?:tumou?r|carcinoma|mass|lesion|neoplasm|nodule)\s*(?:measures|measuring|measured|,|\(|of|is)\s*)"
+    rf"{_TUMOUR}\.?\s*(?:measures|measuring|measured|sized|was|,|\(|of|is)\s*|"
+    r"\bforming\s)"
     rf"[^.;]{{0,40}}?{_DIMS}", re.IGNORECASE)
+# Weaker, used only when no strong cue is found: a size followed closely by the tumour word ("a 4.5 cm right breast
+# mass", "a 2.7 x 2.5 x 2.0 cm yellow-tan, somewhat circumscribed mass"). The gap holds no bracket or node word
+# ("the largest 2.7 cm node (grossly suspicious for tumor)", "micrometastatic (1 mm) carcinoma").
+_BEFORE_NOUN = re.compile(rf"{_DIMS}(?:(?!\bnodes?\b)[^.;:()]){{0,45}}?\b{_TUMOUR}s?\b", re.IGNORECASE)
 _NODES = [
     # "metastatic carcinoma in 2 of 14 lymph nodes", "2/14 lymph nodes"
     re.compile(r"(?P<pos>\d{1,2})\s*(?:/|of|out of)\s*(?P<tot>\d{1,2})\s*(?:\w+\s+){0,3}?(?:lymph\s*)?nodes?",
@@ -52,6 +59,7 @@ _DISTANCE_BEFORE = re.compile(r"\b(?:margins?|distance|clearance|closest|nearest
                               re.IGNORECASE)
 # "Specimen size: greatest dimension 26 cm", "focus of DCIS (1 mm)": the specimen or the in-situ part, not the tumour.
 _OTHER_BEFORE = re.compile(r"\b(?:specimen|dcis|in\s+situ)\b[^;]{0,30}$", re.IGNORECASE)
+_SPECIMEN_SIZE = re.compile(r"\bspecimen\s+(?:size|dimensions?|measur\w*)\b[^;]{0,30}$", re.IGNORECASE)
 _NODAL_BEFORE = re.compile(r"\b(?:lymph|nodes?|nodal)\b", re.IGNORECASE)
 MEASURE_NAMES = ("log_size_cm", "has_size", "nodes_positive", "nodes_examined", "has_nodes", "node_groups")
 
@@ -77,9 +85,9 @@ def find_measures(text: str) -> Measures:
         :class:`Measures`; ``size_span`` covers the number and unit ("2.6 cm"), node spans the "2/14" fragments.
     """
     out = Measures()
-    for m in _STRONG.finditer(text):
+    for m in (*_STRONG.finditer(text), *_BEFORE_NOUN.finditer(text)):
         size = greatest_dimension_cm(m.group("dims"), m.group("unit"))
-        if _not_tumour_size(text, m.start("dims"), m.end("unit")):
+        if _not_tumour_size(text, m.start("dims"), m.end("unit"), cue=m.start()):
             continue
         if 0.05 <= size <= 40:  # outside this range it is a specimen, an OCR slip or a dosage, not a tumour
             out.size_cm, out.size_span = round(size, 2), (m.start("dims"), m.end("unit"))
@@ -100,8 +108,11 @@ def find_measures(text: str) -> Measures:
     return out
 
 
-def _not_tumour_size(text: str, start: int, end: int) -> bool:
-    """Whether the size at ``text[start:end]`` is a distance to a margin or a lymph-node deposit.
+def _not_tumour_size(text: str, start: int, end: int, cue: int | None = None) -> bool:
+    """Whether the size at ``text[start:end]`` is a distance to a margin, a lymph-node deposit or the specimen.
+
+    ``cue`` is where the phrase that introduced the size starts ("carcinoma. measuring 1.5 cm": at "carcinoma");
+    nodal words count in the cue's sentence too, since OCR periods can split one sentence in two.
 
     >>> t = "Tumor mass, 0.6cm from the closest margin; tumor size 2.5 cm."
     >>> _not_tumour_size(t, 12, 17), _not_tumour_size(t, t.index("2.5"), t.index("2.5") + 6)
@@ -109,9 +120,11 @@ def _not_tumour_size(text: str, start: int, end: int) -> bool:
     """
     if _DISTANCE_AFTER.search(text[end:end + 40]) or _DISTANCE_BEFORE.search(text[max(0, start - 40):start]):
         return True
-    # Nodal or specimen words count only within the size's own sentence (OCR lines end in ". ").
-    sentence = re.split(r"\.\s", text[max(0, start - 90):start])[-1]
-    return bool(_NODAL_BEFORE.search(sentence) or _OTHER_BEFORE.search(sentence[-40:]))
+    # Nodal or specimen words count only within the size's own sentence (OCR lines end in ". "), or the cue's.
+    first = start if cue is None else min(cue, start)
+    sentence = re.split(r"\.\s", text[max(0, first - 90):first])[-1] + text[first:start]
+    return bool(_NODAL_BEFORE.search(sentence) or _OTHER_BEFORE.search(sentence[-40:])
+                or _SPECIMEN_SIZE.search(text[max(0, start - 40):start]))
 
 
 def measure_vector(m: Measures) -> list[float]:

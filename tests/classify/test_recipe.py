@@ -218,3 +218,42 @@ def test_extent_rule_adds_one_stack_column_and_shows_the_reached_structure(synth
     shown = {s["what"]: s for s in src["support"]}
     assert {"extension: muscularis propria", "extension: perivisceral fat"} <= set(shown)
     assert all(text[s["start"]:s["end"]] == s["text"] for s in src["support"])
+
+
+def test_conjoined_features_let_a_word_mean_different_stages_in_different_organs():
+    # "zeta" means T1 in breast reports and T2 in lung reports (and its absence the reverse): one shared weight per
+    # word cannot express that (an XOR of word and organ); the type-conjoined copy can.
+    import random
+
+    from cancerllm.classify.recipe import Model, predict_notes
+    from cancerllm.data.schema import Note
+
+    rng = random.Random(0)
+    filler = "specimen received fresh sections show tumor cells margins examined slides reviewed".split()
+
+    def notes(n, start):
+        out = []
+        for i in range(start, start + n):
+            organ, zeta = rng.choice(("BRCA", "LUAD")), rng.random() < 0.5
+            words = [("breast mastectomy" if organ == "BRCA" else "lung lobectomy")] + rng.sample(filler, 5)
+            words += ["zeta"] if zeta else []
+            rng.shuffle(words)
+            out.append((Note(id=f"n{i}", text=" ".join(words) + "."),
+                        {"cancer_type": organ, "t_stage": "T1" if zeta == (organ == "BRCA") else "T2"}))
+        return out
+
+    train, test = notes(240, 0), notes(80, 1000)
+    acc = {}
+    for conjoin in ([], ["t_stage"]):
+        model = Model(ClassifyConfig(features=["lexical"], labels=["t_stage", "cancer_type"], conjoin=conjoin,
+                                     folds=2, trees=20))
+        model.fit([n.id for n, _ in train], [n.text for n, _ in train], [g for _, g in train])
+        recs = predict_notes(model, [n for n, _ in test], hard=True)
+        acc[bool(conjoin)] = np.mean([r.labels["t_stage"] == g["t_stage"] for r, (_, g) in zip(recs, test)])
+    assert acc[True] >= 0.95 and acc[False] <= 0.75, acc
+
+
+def test_conjoin_names_its_allowed_labels():
+    problems = ClassifyConfig(conjoin=["cancer_type"]).validate()
+    assert any("conjoin" in p and "t_stage" in p for p in problems)
+    assert any("lexical" in p for p in ClassifyConfig(features=["measures"], conjoin=["t_stage"]).validate())

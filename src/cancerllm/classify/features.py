@@ -7,6 +7,7 @@ path already reads.
 
 * :class:`Lexical`: word 1-2-gram and character 3-5-gram TF-IDF (character n-grams absorb OCR noise:
   "carcinorna", "lyrnph"), plus a word block over the report's opening (its final diagnosis).
+* :func:`conjoined`: the same features hashed per cancer type, so a word can weigh differently by organ.
 * :func:`measure_matrix`: tumour size and node counts (:mod:`cancerllm.classify.measures`).
 * :class:`LMFeatures`: mean-pooled hidden states of a causal LM (the embedded SmolLM2 or a training run's
   model), read over token-budget chunks so the whole report is seen, cached per note so a rerun is free.
@@ -25,7 +26,7 @@ import numpy as np
 
 from cancerllm.classify.measures import find_measures, measure_vector
 
-__all__ = ["LMFeatures", "Lexical", "measure_matrix"]
+__all__ = ["CONJOINED_DIM", "LMFeatures", "Lexical", "conjoined", "measure_matrix"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,32 @@ class Lexical:
     def transform_opening(self, texts: list[str]) -> Any:
         """The report-opening block alone (first ``head_chars`` characters)."""
         return self.head.transform([t[: self.head_chars] for t in texts])
+
+
+CONJOINED_DIM = 1 << 18
+
+
+def conjoined(x: Any, groups: np.ndarray, dim: int = CONJOINED_DIM) -> Any:
+    """``x`` beside a copy whose every feature is conjoined with the row's group (its cancer type): ``[x, h(x, g)]``.
+
+    Feature ``j`` of a row in group ``g`` goes to column ``hash(j, g) mod dim`` of the second block ("frustratingly
+    easy" domain adaptation, hashed so the width stays ``dim`` whatever the number of groups): a linear head keeps
+    the shared weight of each feature and learns a per-group correction where the data supports one. Deterministic;
+    collisions are rare at 2^18 columns and harmless to a regularised head.
+
+    Example:
+        >>> from scipy.sparse import csr_matrix
+        >>> z = conjoined(csr_matrix(np.eye(2, dtype=np.float32)), np.array([0, 1]), dim=16)
+        >>> z.shape, z.nnz, z[:, 2:].sum(axis=1).A.ravel().tolist()
+        ((2, 18), 4, [1.0, 1.0])
+    """
+    from scipy.sparse import csr_matrix, hstack
+
+    x = csr_matrix(x)
+    rows = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    cols = (x.indices.astype(np.int64) * 2654435761 + (groups[rows].astype(np.int64) + 1) * 40503) % dim
+    copy = csr_matrix((x.data, (rows, cols)), shape=(x.shape[0], dim), dtype=x.dtype)
+    return hstack([x, copy]).tocsr()
 
 
 def measure_matrix(texts: list[str]) -> np.ndarray:

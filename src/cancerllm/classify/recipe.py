@@ -100,6 +100,10 @@ class ClassifyConfig:
     (the record keeps the head's distribution and names the rule). Chosen on 5-fold CV over TCGA train+dev (1,648
     reports with M, 104 M1): M macro-F1 0.708 with the head's arg-max, 0.733 with this rule; the head still decides
     reports that stage nothing (hard split 0.647 either way). A staged report's silence on M is the registry's cM0."""
+    conjoin: list[str] = field(default_factory=list)
+    """Stage labels (``t_stage``, ``n_stage``, ``m_stage``) whose linear head also gets every TF-IDF feature conjoined
+    with the predicted cancer type (hashed into :data:`CONJOINED_DIM` columns): a word can then mean T4 in one
+    organ and nothing in another ("serosa" in the stomach, "skin" in the breast) on top of its shared weight."""
     lm: LMArgs = field(default_factory=LMArgs)
     c: float = 10.0
     """Inverse L2 strength of the logistic heads (10 was best of 1/10/100 on TCGA dev)."""
@@ -121,6 +125,11 @@ class ClassifyConfig:
         badf = [x for x in self.features if x not in FEATURES]
         if badf or not self.features:
             p.append(f"features: got {self.features}, expected a non-empty subset of {list(FEATURES)}")
+        badc = [x for x in self.conjoin if x not in STAGE_LABELS]
+        if badc:
+            p.append(f"conjoin: got {self.conjoin}, expected a subset of {list(STAGE_LABELS)}")
+        if self.conjoin and "lexical" not in self.features:
+            p.append("conjoin: conjoins the `lexical` features with the cancer type; list `lexical` in features")
         for f in ("extent", "extent_rule"):
             if f in self.features and "measures" not in self.features:
                 p.append(f"features: `{f}` extends the `measures` block; list both")
@@ -219,6 +228,12 @@ class Model:
             blocks.append(np.array(rules, dtype=np.float32).reshape(len(types), 2 + by_rule))
         return np.hstack(blocks).astype(np.float32)
 
+    def _stage_matrix(self, label: str, x: Any, type_p: np.ndarray) -> Any:
+        """The linear head's matrix for ``label``: ``x``, conjoined with the most likely cancer type if configured."""
+        from cancerllm.classify.features import conjoined
+
+        return conjoined(x, type_p.argmax(1)) if label in getattr(self.cfg, "conjoin", ()) else x
+
     # -- fit ----------------------------------------------------------------------------------------------
     def fit(self, ids: list[str], texts: list[str], gold: list[dict[str, str | None]]) -> None:
         from cancerllm.classify.features import Lexical
@@ -251,8 +266,9 @@ class Model:
             if len(set(y)) < 2:
                 raise ConfigError(f"classify: label {label} has {len(set(y))} class(es) in the training notes; "
                                   f"need at least 2 (drop it from `labels`)")
-            self.lex_heads[label] = fit_linear(x[rows], y, c=self.cfg.c, seed=self.cfg.seed)
-            oof = out_of_fold(x[rows], y, c=self.cfg.c, folds=self.cfg.folds, seed=self.cfg.seed)
+            xl = self._stage_matrix(label, x, type_p)
+            self.lex_heads[label] = fit_linear(xl[rows], y, c=self.cfg.c, seed=self.cfg.seed)
+            oof = out_of_fold(xl[rows], y, c=self.cfg.c, folds=self.cfg.folds, seed=self.cfg.seed)
             self.stack_heads[label] = fit_stacked(self._stack(oof, type_p[rows], meas[rows]), y,
                                                   seed=self.cfg.seed, max_iter=self.cfg.trees,
                                                   max_leaf_nodes=self.cfg.leaves)
@@ -270,7 +286,7 @@ class Model:
             else:
                 out["cancer_type"] = (self.type_head.classes, self.type_head.proba(xt))
         for label, head in self.stack_heads.items():
-            lex_p = self.lex_heads[label].raw_proba(x)
+            lex_p = self.lex_heads[label].raw_proba(self._stage_matrix(label, x, type_p))
             out[label] = (head.classes, head.proba(self._stack(lex_p, type_p, meas)))
         return out
 

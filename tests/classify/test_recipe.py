@@ -229,7 +229,7 @@ def test_conjoined_features_let_a_word_mean_different_stages_in_different_organs
     from cancerllm.data.schema import Note
 
     rng = random.Random(0)
-    filler = "specimen received fresh sections show tumor cells margins examined slides reviewed".split()
+    filler = ["specimen", "received", "fresh", "sections", "show", "tumor", "cells", "margins", "examined", "slides", "reviewed"]
 
     def notes(n, start):
         out = []

@@ -14,6 +14,7 @@ About 20 min on one free core (5 fits of ~4 min); docs/results.md "This round (M
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -59,6 +60,7 @@ def main(overrides: list[str], dump: str | None = None) -> None:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    at = args.index("--dump") if "--dump" in args else None
-    main(args[:at] + args[at + 2:] if at is not None else args, args[at + 1] if at is not None else None)
+    parser = argparse.ArgumentParser(description="5-fold CV of cancerllm classify over TCGA train+dev.")
+    parser.add_argument("--dump", help="write every out-of-fold label to this JSONL")
+    known, overrides = parser.parse_known_args()
+    main(overrides, known.dump)

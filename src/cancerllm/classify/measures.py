@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -85,7 +86,7 @@ def find_measures(text: str) -> Measures:
         :class:`Measures`; ``size_span`` covers the number and unit ("2.6 cm"), node spans the "2/14" fragments.
     """
     out = Measures()
-    for m in (*_STRONG.finditer(text), *_BEFORE_NOUN.finditer(text)):
+    for m in itertools.chain(_STRONG.finditer(text), _BEFORE_NOUN.finditer(text)):  # weak cues only if no strong one
         size = greatest_dimension_cm(m.group("dims"), m.group("unit"))
         if _not_tumour_size(text, m.start("dims"), m.end("unit"), cue=m.start()):
             continue

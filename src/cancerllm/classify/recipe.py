@@ -230,11 +230,14 @@ class Model:
             blocks.append(np.array(rules, dtype=np.float32).reshape(len(types), 2 + by_rule))
         return np.hstack(blocks).astype(np.float32)
 
-    def _stage_matrix(self, label: str, x: Any, type_p: np.ndarray) -> Any:
-        """The linear head's matrix for ``label``: ``x``, conjoined with the most likely cancer type if configured."""
+    def _stage_matrices(self, x: Any, type_p: np.ndarray) -> dict[str, Any]:
+        """Each stage label's linear-head matrix: ``x``, or ``x`` conjoined with the most likely cancer type (built
+        once, shared by the labels listed in ``conjoin``)."""
         from cancerllm.classify.features import conjoined
 
-        return conjoined(x, type_p.argmax(1)) if label in getattr(self.cfg, "conjoin", ()) else x
+        conjoin = getattr(self.cfg, "conjoin", ())  # a model saved before `conjoin` existed has none
+        xc = conjoined(x, type_p.argmax(1)) if conjoin else None
+        return {label: xc if label in conjoin else x for label in STAGE_LABELS}
 
     # -- fit ----------------------------------------------------------------------------------------------
     def fit(self, ids: list[str], texts: list[str], gold: list[dict[str, str | None]]) -> None:
@@ -262,15 +265,15 @@ class Model:
             # reports; "chromophobe" in the opening then outweighs a KIRC-leaning bag of words.
             self.type_stack = fit_linear(_type_stack_features(type_p[type_rows], [texts[i] for i in type_rows]),
                                          type_y, c=self.cfg.type_c, seed=self.cfg.seed)
+        stage_x = self._stage_matrices(x, type_p)
         for label in (lab for lab in self.cfg.labels if lab in STAGE_LABELS):
             rows = [i for i in range(n) if gold[i].get(label)]
             y = [gold[i][label] for i in rows]
             if len(set(y)) < 2:
                 raise ConfigError(f"classify: label {label} has {len(set(y))} class(es) in the training notes; "
                                   f"need at least 2 (drop it from `labels`)")
-            xl = self._stage_matrix(label, x, type_p)
-            self.lex_heads[label] = fit_linear(xl[rows], y, c=self.cfg.c, seed=self.cfg.seed)
-            oof = out_of_fold(xl[rows], y, c=self.cfg.c, folds=self.cfg.folds, seed=self.cfg.seed)
+            self.lex_heads[label] = fit_linear(stage_x[label][rows], y, c=self.cfg.c, seed=self.cfg.seed)
+            oof = out_of_fold(stage_x[label][rows], y, c=self.cfg.c, folds=self.cfg.folds, seed=self.cfg.seed)
             self.stack_heads[label] = fit_stacked(self._stack(oof, type_p[rows], meas[rows]), y,
                                                   seed=self.cfg.seed, max_iter=self.cfg.trees,
                                                   max_leaf_nodes=self.cfg.leaves)
@@ -287,8 +290,9 @@ class Model:
                                       self.type_stack.proba(_type_stack_features(type_p, texts)))
             else:
                 out["cancer_type"] = (self.type_head.classes, self.type_head.proba(xt))
+        stage_x = self._stage_matrices(x, type_p)
         for label, head in self.stack_heads.items():
-            lex_p = self.lex_heads[label].raw_proba(self._stage_matrix(label, x, type_p))
+            lex_p = self.lex_heads[label].raw_proba(stage_x[label])
             out[label] = (head.classes, head.proba(self._stack(lex_p, type_p, meas)))
         return out
 

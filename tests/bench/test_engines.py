@@ -39,6 +39,10 @@ def test_task_score_counts_missing_answers_wrong_and_skips_missing_gold():
     s = task_score(gold, pred)
     assert s["t_stage"] == 0.5 and s["n_stage"] == 0.0 and s["m_stage"] == 1.0 and s["n_gold"] == 4
     assert s["mean"] == pytest.approx(0.5)
+    # Macro-F1 over the gold classes: T (T2 right, T1 read as T3) 0.5, N ("none" for N0) 0, M 1.
+    assert s["macro_f1"] == {"t_stage": 0.5, "n_stage": 0.0, "m_stage": 1.0, "mean": 0.5}
+    skewed = task_score([{"t_stage": "T1"}] * 9 + [{"t_stage": "T4"}], [{"t_stage": "T1"}] * 10)
+    assert skewed["t_stage"] == 0.9 and skewed["macro_f1"]["t_stage"] == pytest.approx((18 / 19 + 0) / 2, abs=1e-4)
 
 
 def test_matmul_peak_measures_both_precisions():
@@ -47,18 +51,21 @@ def test_matmul_peak_measures_both_precisions():
 
 
 def test_engines_bench_runs_hf_in_a_subprocess_and_writes_the_table(tmp_path, tiny_model_dir):
-    cfg = _cfg(tmp_path, tiny_model_dir, "engines=hf", "styles=qa.v1,json.v1,scoring")
+    cfg = _cfg(tmp_path, tiny_model_dir, "engines=hf", "styles=qa.v1,json.v1,scoring,scoring+evidence")
     result = run(cfg)
     saved = json.loads((tmp_path / "engines" / "bench.json").read_text())
     assert saved["engines"][0]["engine"] == "hf" and "error" not in saved["engines"][0]
     eng = saved["engines"][0]
     assert eng["startup_s"] > 0 and eng["model"]["path"] == str(tiny_model_dir)
-    assert [c["style"] for c in eng["cells"]] == ["qa.v1", "json.v1", "scoring"]
+    assert [c["style"] for c in eng["cells"]] == ["qa.v1", "json.v1", "scoring", "scoring+evidence"]
     for c in eng["cells"]:
-        assert c["notes"] == 3 and c["calls"] == 2 and c["notes_per_s"] > 0 and c["cpu_s_per_note"] > 0
+        assert c["notes"] == 3 and c["calls"] == 2 and c["notes_per_s"] > 0 and c["cpu_s_per_note"] >= 0
         assert c["peak_rss_mib"] > 0 and c["latency_ms"]["p95"] >= c["latency_ms"]["p50"] > 0
-        assert c["score"]["n_gold"] == 3 + 3 + 2 and c["prompt_tokens"] > 0
-    qa, js, sc = eng["cells"]
+        assert c["score"]["n_gold"] == 3 + 3 + 2
+    qa, js, sc, ev = eng["cells"]
+    assert min(qa["prompt_tokens"], js["prompt_tokens"], sc["prompt_tokens"]) > 0
+    # Every note states pT, N and M: evidence-first reads all three with no forward pass, and gets them right.
+    assert ev["prompt_tokens"] == 0 and ev["new_tokens"] == 0 and ev["score"]["mean"] == 1.0
     assert qa["outputs"] == 3 * js["outputs"]  # one question per entity type vs one JSON answer per chunk
     assert sc["new_tokens"] == 0 and sc["outputs"] == 0
     probe = eng["prefill_probe"]

@@ -15,9 +15,14 @@ from cancerllm.data.instruct import prompt_token_ids
 from cancerllm.errors import ConfigError
 from cancerllm.infer.scoring import (
     FIELDS,
+    STAGED_M0_RULE,
+    classify_fields,
     classify_text,
+    common_prefix_len,
+    evidence_first,
     field_prompt,
     label_token_ids,
+    score_fields,
     score_labels,
     score_labels_naive,
     score_prompts,
@@ -182,3 +187,84 @@ def test_scoring_cache_budget_bounds_label_batches_and_keeps_the_scores(tiny_mod
         assert len(calls) == 1 + math.ceil(multi / per_batch)
         for label in LABELS:
             assert light[label] == pytest.approx(naive[label], abs=TOL), (per_batch, label)
+
+
+STAGES = ("t_stage", "n_stage", "m_stage")
+
+
+def _verbal(field_name):
+    spec = FIELDS[field_name]
+    return [spec.verbalise(k) for k in spec.labels]
+
+
+def test_scoring_fields_share_one_prefill_of_the_report_and_equal_one_field_at_a_time(tiny_model, tiny_tokenizer):
+    prompts = {f: field_prompt(FIELDS[f], NOTE, tiny_tokenizer) for f in STAGES}
+    ids = {f: prompt_token_ids(tiny_tokenizer, p) for f, p in prompts.items()}
+    common = common_prefix_len(list(ids.values()))
+    # The shared prefix holds the whole report (the prompts differ only from the question on).
+    assert NOTE + "\n\n" in tiny_tokenizer.decode(ids["t_stage"][:common])
+    calls = _record_forwards(tiny_model)
+    shared = score_fields(tiny_model, tiny_tokenizer, prompts, {f: _verbal(f) for f in STAGES}, label_batch_size=8)
+    tiny_model._forward_pre_hooks.clear()
+    # One forward over the shared prefix, then per field: its own tail over a copy of that cache, then one batch of
+    # label tokens (batch of 8 >= 4 labels). The report is read once.
+    assert calls[0].tolist() == [ids["t_stage"][:common]]
+    tails = [c.tolist()[0] for c in calls[1:] if c.shape[0] == 1]
+    assert tails == [ids[f][common:] for f in STAGES]
+    assert len(calls) == 1 + 2 * len(STAGES)
+    for f in STAGES:  # the same numbers as one full prefill per field
+        alone = score_labels(tiny_model, tiny_tokenizer, prompts[f], _verbal(f))
+        assert shared[f] == pytest.approx(alone, abs=TOL), f
+        assert shared[f] == pytest.approx(score_labels_naive(tiny_model, tiny_tokenizer, prompts[f], _verbal(f)),
+                                          abs=TOL), f
+
+
+def test_scoring_classify_fields_equals_classify_text_per_field_on_chunked_reports(tiny_model, tiny_tokenizer):
+    from cancerllm.infer.generate import GenerationStats
+
+    text = " ".join([NOTE] * 6)
+    over = {f: len(prompt_token_ids(tiny_tokenizer, field_prompt(FIELDS[f], "", tiny_tokenizer))) for f in STAGES}
+    overhead = max(over.values())
+    budget = overhead + 200
+    stats = GenerationStats()
+    together = classify_fields(tiny_model, tiny_tokenizer, text, list(STAGES), max_prompt_tokens=budget, stats=stats)
+    assert list(together) == list(STAGES)
+    for f in STAGES:  # the same chunks (the note's budget is set by the longest question) scored one field at a time
+        alone = classify_text(tiny_model, tiny_tokenizer, text, f, max_prompt_tokens=budget - overhead + over[f])
+        assert len(together[f].chunk_probs) > 1
+        assert together[f].probs == pytest.approx(alone.probs, abs=1e-5) and together[f].label == alone.label
+    # Prefilled tokens: the report's chunks once, not once per field.
+    per_field = sum(len(prompt_token_ids(tiny_tokenizer, field_prompt(FIELDS["t_stage"], c, tiny_tokenizer)))
+                    for c in _chunks(tiny_tokenizer, text, budget - overhead))
+    assert per_field < stats.prompt_tokens < 1.5 * per_field
+    with pytest.raises(ConfigError, match=r"fields: got \['t_stage', 't_stage'\], expected distinct names"):
+        classify_fields(tiny_model, tiny_tokenizer, text, ["t_stage", "t_stage"])
+
+
+def _chunks(tok, text, budget):
+    from cancerllm.data.chunking import chunk_text
+    from cancerllm.data.instruct import token_counter
+
+    return [c.text for c in chunk_text(text, budget, token_counter(tok), 200)]
+
+
+def test_scoring_evidence_first_reads_stated_fields_and_scores_only_the_rest(tiny_model, tiny_tokenizer):
+    staged = "Invasive ductal carcinoma, 2.3 cm. Pathologic stage: pT2 pN1a."
+    calls = _record_forwards(tiny_model)
+    got = evidence_first(tiny_model, tiny_tokenizer, staged)
+    assert calls == []  # every field stated or ruled: no forward pass at all
+    assert got["t_stage"]["label"] == "T2" and got["n_stage"]["label"] == "N1"
+    for f in ("t_stage", "n_stage"):
+        src = got[f]
+        assert src["source"] == "evidence" and staged[src["start"]:src["end"]] == src["text"]
+    assert got["m_stage"] == {"label": "M0", "source": "rule", "rule": STAGED_M0_RULE}
+    # Without the rule, M is scored (one prefill), and equals classify_fields' answer.
+    no_rule = evidence_first(tiny_model, tiny_tokenizer, staged, staged_m0=False)
+    assert no_rule["m_stage"]["source"] == "inferred"
+    expected = classify_fields(tiny_model, tiny_tokenizer, staged, ["m_stage"])["m_stage"]
+    assert no_rule["m_stage"]["label"] == expected.label
+    assert no_rule["m_stage"]["distribution"] == {k: round(v, 4) for k, v in expected.probs.items()}
+    # Nothing stated: every field scored, in one shared prefill per chunk.
+    bare = evidence_first(tiny_model, tiny_tokenizer, "Invasive ductal carcinoma, 2.3 cm, margins clear.")
+    assert [v["source"] for v in bare.values()] == ["inferred"] * 3
+    assert all(sum(v["distribution"].values()) == pytest.approx(1.0, abs=1e-3) for v in bare.values())

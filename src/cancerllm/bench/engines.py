@@ -7,7 +7,10 @@ path ``extract`` and ``serve`` use), runs a prefill probe, then every style over
 
 * ``qa.v1``: the paper's per-entity questions (one generation per entity type and chunk);
 * ``json.v1``: one JSON answer per chunk for every type; ``json.v1+guided``: the same, grammar-constrained;
-* ``scoring``: closed-set scoring of T/N/M (``infer.scoring.classify_text``, no generation).
+* ``scoring``: closed-set scoring of T/N/M (``infer.scoring.classify_fields``: no generation, one prefill of each
+  chunk shared by the three fields);
+* ``scoring+evidence``: T/N/M read where the report states them (with their spans), M0 for a staged report without
+  pM, the rest scored as ``scoring`` (``infer.scoring.evidence_first``); a fully stated report needs no forward.
 
 Per cell: notes/s, prompt and generated tokens/s, p50/p95 latency of a call of ``batch_size`` notes, CPU-seconds
 per note (process CPU time, every thread), peak RSS, start-up (process launch to model loaded, imports included),
@@ -46,7 +49,7 @@ __all__ = ["ENGINES", "STYLES", "EnginesConfig", "matmul_peak", "run", "style_gr
 log = logging.getLogger("cancerllm.bench")
 
 ENGINES = ("hf", "vllm")
-STYLES = ("qa.v1", "json.v1", "json.v1+guided", "scoring")
+STYLES = ("qa.v1", "json.v1", "json.v1+guided", "scoring", "scoring+evidence")
 FIELDS = ("t_stage", "n_stage", "m_stage")
 _TYPES = ["stage_t", "stage_n", "stage_m"]
 
@@ -109,25 +112,36 @@ class EnginesConfig(NamedOutput):
 # ------------------------------------------------------------------------------------------------ pure helpers
 
 def task_score(gold: list[dict[str, Any]], pred: list[dict[str, Any]]) -> dict[str, Any]:
-    """Accuracy of each field over the notes whose gold label is set (a missing prediction counts wrong), and
-    their mean.
+    """Accuracy and macro-F1 of each field over the notes whose gold label is set (a missing prediction counts
+    wrong: it is its own class "none" for F1), and their means over the fields.
 
     Example:
-        >>> task_score([{"t_stage": "T2", "n_stage": None}], [{"t_stage": "T2", "n_stage": "N0"}])
-        {'t_stage': 1.0, 'n_stage': None, 'm_stage': None, 'mean': 1.0, 'n_gold': 1}
+        >>> s = task_score([{"t_stage": "T2", "n_stage": None}], [{"t_stage": "T2", "n_stage": "N0"}])
+        >>> s["t_stage"], s["n_stage"], s["mean"], s["macro_f1"], s["n_gold"]
+        (1.0, None, 1.0, {'t_stage': 1.0, 'n_stage': None, 'm_stage': None, 'mean': 1.0}, 1)
     """
+    from sklearn.metrics import f1_score
+
     out: dict[str, Any] = {}
-    scored = []
+    f1: dict[str, Any] = {}
     n_gold = 0
     for f in FIELDS:
-        pairs = [(g.get(f), p.get(f)) for g, p in zip(gold, pred, strict=True) if g.get(f)]
+        pairs = [(g.get(f), p.get(f) or "none") for g, p in zip(gold, pred, strict=True) if g.get(f)]
         n_gold += len(pairs)
         out[f] = round(sum(g == p for g, p in pairs) / len(pairs), 4) if pairs else None
-        if pairs:
-            scored.append(out[f])
-    out["mean"] = round(sum(scored) / len(scored), 4) if scored else None
+        # Averaged over the gold classes present (a class only ever predicted, e.g. "none", is not averaged in).
+        f1[f] = (round(float(f1_score([g for g, _ in pairs], [p for _, p in pairs], average="macro",
+                                      labels=sorted({g for g, _ in pairs}), zero_division=0)), 4) if pairs else None)
+    out["mean"] = _mean(out[f] for f in FIELDS)
+    f1["mean"] = _mean(f1[f] for f in FIELDS)
+    out["macro_f1"] = f1
     out["n_gold"] = n_gold
     return out
+
+
+def _mean(values: Any) -> float | None:
+    got = [v for v in values if v is not None]
+    return round(sum(got) / len(got), 4) if got else None
 
 
 def matmul_peak(threads: int, n: int = 1024, seconds: float = 2.0) -> dict[str, float]:
@@ -173,29 +187,23 @@ def _predictor(base: Any, style: str) -> Any:
     return Predictor(base.model, base.tokenizer, style=prompt_style, types=_TYPES, gen=gen, info=base.info)
 
 
-def _score_call(base: Any, notes: list[Any], cfg: EnginesConfig) -> tuple[list[dict[str, Any]], int]:
-    """Closed-set scoring of T/N/M for ``notes``; returns (labels per note, prompt tokens read)."""
-    from cancerllm.data.chunking import chunk_text
-    from cancerllm.data.instruct import prompt_token_ids, token_counter
-    from cancerllm.infer.scoring import FIELDS as SCORED
-    from cancerllm.infer.scoring import classify_text, field_prompt
+def _score_call(base: Any, notes: list[Any], evidence: bool) -> tuple[list[dict[str, Any]], int]:
+    """Closed-set scoring of T/N/M for ``notes`` (with ``evidence``: stated fields read, the rest scored); returns
+    (labels per note, prompt tokens prefilled)."""
+    from cancerllm.infer.generate import GenerationStats
+    from cancerllm.infer.scoring import classify_fields, evidence_first
 
-    budget = base.gen.max_prompt_tokens
-    count = token_counter(base.tokenizer)
-    labels, tokens = [], 0
+    stats = GenerationStats()
+    kwargs = {"max_prompt_tokens": base.gen.max_prompt_tokens, "overlap_chars": base.gen.chunk_overlap_chars,
+              "stats": stats}
+    labels = []
     for note in notes:
-        row = {}
-        for f in FIELDS:
-            res = classify_text(base.model, base.tokenizer, note.text, f, max_prompt_tokens=budget,
-                                overlap_chars=base.gen.chunk_overlap_chars)
-            row[f] = res.label
-            # Prompt tokens read, counted as classify_text chunks them (one prefill per chunk, plus label tokens).
-            spec = SCORED[f]
-            over = len(prompt_token_ids(base.tokenizer, field_prompt(spec, "", base.tokenizer)))
-            for ch in chunk_text(note.text, budget - over, count, base.gen.chunk_overlap_chars):
-                tokens += len(prompt_token_ids(base.tokenizer, field_prompt(spec, ch.text, base.tokenizer)))
-        labels.append(row)
-    return labels, tokens
+        if evidence:
+            got = evidence_first(base.model, base.tokenizer, note.text, FIELDS, **kwargs)
+        else:
+            got = classify_fields(base.model, base.tokenizer, note.text, FIELDS, **kwargs)
+        labels.append({f: v["label"] if evidence else v.label for f, v in got.items()})
+    return labels, stats.prompt_tokens
 
 
 def _cell(base: Any, notes: list[Any], style: str, cfg: EnginesConfig) -> dict[str, Any]:
@@ -203,14 +211,14 @@ def _cell(base: Any, notes: list[Any], style: str, cfg: EnginesConfig) -> dict[s
     from cancerllm.bench.stats import RssSampler, summarize
 
     calls = [notes[i:i + cfg.generate.batch_size] for i in range(0, len(notes), cfg.generate.batch_size)]
-    pred = None if style == "scoring" else _predictor(base, style)
+    pred = None if style.startswith("scoring") else _predictor(base, style)
     seconds, labels, prompt_tokens, new_tokens, unparseable, outputs, errors = [], [], 0, 0, 0, 0, 0
     cpu0 = time.process_time()
     with RssSampler() as rss:
         for call in calls:
             t0 = time.perf_counter()
             if pred is None:
-                got, tok = _score_call(base, call, cfg)
+                got, tok = _score_call(base, call, evidence=style == "scoring+evidence")
                 labels.extend(got)
                 prompt_tokens += tok
             else:
@@ -232,7 +240,8 @@ def _cell(base: Any, notes: list[Any], style: str, cfg: EnginesConfig) -> dict[s
             "prompt_tokens_per_s": round(prompt_tokens / total, 1), "new_tokens_per_s": round(new_tokens / total, 1),
             "latency_ms": lat, "cpu_s_per_note": round(cpu / len(notes), 3), "peak_rss_mib": round(rss.peak_mib, 1),
             "outputs": outputs, "unparseable": unparseable, "notes_with_errors": errors,
-            "score": task_score([n.labels for n in notes], labels)}
+            "score": task_score([n.labels for n in notes], labels),
+            "labels": {n.id: {f: lab.get(f) for f in FIELDS} for n, lab in zip(notes, labels, strict=True)}}
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -100,6 +100,14 @@ def summary_line(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _f1(f1: dict[str, Any] | None) -> str:
+    """"0.62 / 0.40 / 0.49 (0.50)": the bench's per-field macro-F1 and their mean ("-" for a result without it)."""
+    if not f1:
+        return "-"
+    per = " / ".join("-" if f1[f] is None else f"{f1[f]:.2f}" for f in ("t_stage", "n_stage", "m_stage"))
+    return per + ("" if f1["mean"] is None else f" ({f1['mean']:.3f})")
+
+
 def engines_markdown(result: dict[str, Any]) -> str:
     """The engines x styles table of ``cancerllm bench --engines ...`` (``bench/engines.py``), ratios of notes/s to
     the paper's per-entity QA on transformers (hf qa.v1) when measured, else to the first row."""
@@ -125,7 +133,7 @@ def engines_markdown(result: dict[str, Any]) -> str:
     for eng in result["engines"]:
         for c in eng.get("cells", []):
             if "error" in c:
-                rows.append([*who(eng), c["style"], f"error: {c['error'][:80]}"] + ["-"] * 11)
+                rows.append([*who(eng), c["style"], f"error: {c['error'][:80]}"] + ["-"] * 12)
                 continue
             base, base_cpu = base or c["notes_per_s"], base_cpu or c["cpu_s_per_note"]
             sc = c["score"]
@@ -136,10 +144,12 @@ def engines_markdown(result: dict[str, Any]) -> str:
                          f"{c['cpu_s_per_note']:.2f}", f"{c['peak_rss_mib']:.0f}", f"{eng.get('startup_s', '-')}",
                          "-" if sc["mean"] is None else f"{sc['mean']:.3f}",
                          " / ".join("-" if sc[f] is None else f"{sc[f]:.2f}" for f in ("t_stage", "n_stage", "m_stage")),
+                         _f1(sc.get("macro_f1")),
                          f"{c['unparseable']}/{c['outputs']}" if c["outputs"] else "-"])
     first = "hf qa.v1" if ref else "first"
     lines += _table(["engine", *(["run"] if show_run else []), "style", "notes/s", f"vs {first}", f"CPU-s vs {first}", "prompt tok/s", "gen tok/s",
-                     "p50 / p95 s (call)", "CPU-s/note", "peak RSS MiB", "start-up s", "T/N/M acc (mean)", "T / N / M", "unparseable"], rows)
+                     "p50 / p95 s (call)", "CPU-s/note", "peak RSS MiB", "start-up s", "T/N/M acc (mean)", "T / N / M", "T / N / M macro-F1 (mean)",
+                     "unparseable"], rows)
     lines += ["", ("Prefill probe (each note's json.v1 prompt, 1 new token; FLOPs = 2 x non-embedding params x "
               "prompt tokens):"), ""]
     prow = []

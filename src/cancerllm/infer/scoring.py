@@ -13,8 +13,11 @@ a completion, ``tokenizer(label, add_special_tokens=False)`` followed by the EOS
 distribution over *complete* answers: without it "T1" would collect the mass of every answer that starts with
 "T1" ("T1a", "T1 N0 ...").
 
-Long reports are chunked to the prompt budget with :mod:`cancerllm.data.chunking`; the chunk distributions are
-pooled (see :func:`classify_text`).
+Several fields of one report share one prefill too (:func:`score_fields`, :func:`classify_fields`): the prompt puts
+the report before the question, so the fields' prompts share every token up to the question; that prefix runs once
+and each field only adds its question, lead and labels. :func:`evidence_first` goes further: a field the report
+states ("pT2a") is read with its span and costs nothing. Long reports are chunked to the prompt budget with
+:mod:`cancerllm.data.chunking`; the chunk distributions are pooled (see :func:`classify_fields`).
 
 Example:
     >>> softmax({"T1": -1.0, "T2": -1.0})
@@ -39,8 +42,9 @@ from cancerllm.data.prompts import render
 from cancerllm.errors import ConfigError
 from cancerllm.knowledge.icd import TCGA_PROJECTS
 
-__all__ = ["FIELDS", "FieldScores", "FieldSpec", "classify_text", "field_prompt", "label_token_ids",
-           "score_labels", "score_labels_naive", "score_prompts", "softmax"]
+__all__ = ["FIELDS", "STAGED_M0_RULE", "FieldScores", "FieldSpec", "classify_fields", "classify_text",
+           "common_prefix_len", "evidence_first", "field_prompt", "label_token_ids", "score_fields", "score_labels",
+           "score_labels_naive", "score_prompts", "softmax"]
 
 SCORING_SYSTEM = ("You are an oncology cancer registrar. You read a pathology report and answer with one category "
                   "from the list you are given.")
@@ -90,8 +94,9 @@ FIELDS: dict[str, FieldSpec] = {
 
 def field_prompt(spec: FieldSpec, chunk: str, tokenizer: Any = None) -> str:
     """The rendered prompt for one chunk: chat template (or Alpaca) as :func:`cancerllm.data.prompts.render`, then
-    the answer lead that every label continues."""
-    user = f"{spec.question}\n\nReport:\n{chunk}"
+    the answer lead that every label continues. The report comes first and the question after it, so the prompts of
+    every field of one chunk share the report's tokens and :func:`score_fields` prefills them once."""
+    user = f"Report:\n{chunk}\n\n{spec.question}"
     return render(SCORING_SYSTEM, user, tokenizer) + spec.lead
 
 
@@ -144,53 +149,133 @@ def _label_logprobs(logits: Any, targets: Any) -> Any:
     return logits.gather(-1, targets[..., None])[..., 0] - logits.logsumexp(-1)
 
 
-def _token_logprobs(model: Any, prompt_ids: list[int], label_ids: list[list[int]],
-                    label_batch_size: int, max_cache_tokens: int | None = None) -> list[float]:
-    """Summed log-probs of each label's tokens after ``prompt_ids``, with one prefill of the prompt.
+def _extend(model: Any, ids: list[int], cache: Any = None) -> tuple[Any, Any]:
+    """Run ``ids`` after ``cache`` (None: from the start); returns (log-probs of the next token, the grown cache).
 
-    The prompt's KV cache is repeated once per label of a batch, so a batch holds at most ``max_cache_tokens``
-    cached prompt tokens (labels x prompt length; at least one label); the copy that keeps the prefix for the next
-    batch is skipped for the last one."""
+    Only the last position's logits are computed: the vocabulary projection of the other positions would cost ~10%
+    of the prefill and P x vocab floats of memory."""
     import torch
 
-    from cancerllm.infer.generate import DEFAULT_BATCH_TOKENS, release_memory
+    kwargs = {} if cache is None else {_cache_kwarg(model): cache}
+    out = model(input_ids=torch.tensor([ids], device=_model_device(model)), use_cache=True, logits_to_keep=1,
+                **kwargs)
+    grown = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+    return out.logits[0, -1].float().log_softmax(-1), grown
+
+
+def _continue_labels(model: Any, prefix: Any, first: Any, label_ids: list[list[int]], prompt_len: int,
+                     label_batch_size: int, max_cache_tokens: int | None) -> list[float]:
+    """Summed log-probs of each label's tokens after a prompt already in ``prefix`` (its KV cache; consumed) whose
+    next-token log-probs are ``first``.
+
+    The cache is repeated once per label of a batch, so a batch holds at most ``max_cache_tokens`` cached prompt
+    tokens (labels x prompt length; at least one label); the copy that keeps the prefix for the next batch is
+    skipped for the last one."""
+    import torch
+
+    from cancerllm.infer.generate import DEFAULT_BATCH_TOKENS
 
     budget = DEFAULT_BATCH_TOKENS if max_cache_tokens is None else max_cache_tokens
-    label_batch_size = max(1, min(label_batch_size, budget // max(len(prompt_ids), 1)))
+    label_batch_size = max(1, min(label_batch_size, budget // max(prompt_len, 1)))
     device = _model_device(model)
+    kwarg = _cache_kwarg(model)
+    totals = [float(first[ids[0]]) for ids in label_ids]
+    rest = [i for i, ids in enumerate(label_ids) if len(ids) > 1]
+    for b in range(0, len(rest), label_batch_size):
+        idx = rest[b:b + label_batch_size]
+        # Feed tokens[:-1] of each label after the cached prompt; tokens[1:] are scored. Right padding is safe
+        # without a mask: under causal attention a pad only ever follows the real tokens it could disturb.
+        width = max(len(label_ids[i]) for i in idx) - 1
+        # Targets are tokens[1:]; a padded position reads token 0 and is cut off by the slice below.
+        inp = torch.zeros((len(idx), width), dtype=torch.long, device=device)
+        targets = torch.zeros_like(inp)
+        for row, i in enumerate(idx):
+            inp[row, :len(label_ids[i]) - 1] = torch.tensor(label_ids[i][:-1])
+            targets[row, :len(label_ids[i]) - 1] = torch.tensor(label_ids[i][1:])
+        last = b + label_batch_size >= len(rest)
+        cache = prefix if last else copy.deepcopy(prefix)  # the prefix stays intact for the next label batch
+        cache.batch_repeat_interleave(len(idx))
+        logits = model(input_ids=inp, use_cache=True, **{kwarg: cache}).logits
+        del cache
+        logp = _label_logprobs(logits, targets)
+        for row, i in enumerate(idx):
+            totals[i] += float(logp[row, :len(label_ids[i]) - 1].sum())
+        del logits, logp
+    return totals
+
+
+def _token_logprobs(model: Any, prompt_ids: list[int], label_ids: list[list[int]],
+                    label_batch_size: int, max_cache_tokens: int | None = None) -> list[float]:
+    """Summed log-probs of each label's tokens after ``prompt_ids``, with one prefill of the prompt."""
+    import torch
+
+    from cancerllm.infer.generate import release_memory
+
     with torch.inference_mode():
-        # One pass over the prompt; only the last position's logits are needed (the vocabulary projection of the
-        # other positions would cost ~10% of the prefill and P x vocab floats of memory).
-        pre = model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True, logits_to_keep=1)
-        prefix = pre.cache if getattr(pre, "cache", None) is not None else pre.past_key_values
-        kwarg = _cache_kwarg(model)
-        first = pre.logits[0, -1].float().log_softmax(-1)  # one row: the full distribution is cheap here
-        totals = [float(first[ids[0]]) for ids in label_ids]
-        del pre, first
-        rest = [i for i, ids in enumerate(label_ids) if len(ids) > 1]
-        for b in range(0, len(rest), label_batch_size):
-            idx = rest[b:b + label_batch_size]
-            # Feed tokens[:-1] of each label after the cached prompt; tokens[1:] are scored. Right padding is safe
-            # without a mask: under causal attention a pad only ever follows the real tokens it could disturb.
-            width = max(len(label_ids[i]) for i in idx) - 1
-            # Targets are tokens[1:]; a padded position reads token 0 and is cut off by the slice below.
-            inp = torch.zeros((len(idx), width), dtype=torch.long, device=device)
-            targets = torch.zeros_like(inp)
-            for row, i in enumerate(idx):
-                inp[row, :len(label_ids[i]) - 1] = torch.tensor(label_ids[i][:-1])
-                targets[row, :len(label_ids[i]) - 1] = torch.tensor(label_ids[i][1:])
-            last = b + label_batch_size >= len(rest)
-            cache = prefix if last else copy.deepcopy(prefix)  # the prefix stays intact for the next label batch
-            cache.batch_repeat_interleave(len(idx))
-            logits = model(input_ids=inp, use_cache=True, **{kwarg: cache}).logits
-            del cache
-            logp = _label_logprobs(logits, targets)
-            for row, i in enumerate(idx):
-                totals[i] += float(logp[row, :len(label_ids[i]) - 1].sum())
-            del logits, logp
-        del prefix
+        first, prefix = _extend(model, prompt_ids)
+        totals = _continue_labels(model, prefix, first, label_ids, len(prompt_ids), label_batch_size,
+                                  max_cache_tokens)
+        del prefix, first
     release_memory()  # the cache copies' pages go back to the OS before the next prompt
     return totals
+
+
+def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the longest token prefix every sequence shares, capped so each keeps at least one token of its own.
+
+    Example:
+        >>> common_prefix_len([[1, 2, 3, 4], [1, 2, 5]]), common_prefix_len([[1, 2], [1, 2, 3]]), common_prefix_len([[7]])
+        (2, 1, 0)
+    """
+    n = min(len(s) for s in seqs) - 1
+    for k in range(max(n, 0)):
+        if len({s[k] for s in seqs}) > 1:
+            return k
+    return max(n, 0)
+
+
+def score_fields(model: Any, tokenizer: Any, prompts: dict[str, str], labels: dict[str, Sequence[str]], *,
+                 eos: bool = True, label_batch_size: int = 8, max_cache_tokens: int | None = None,
+                 stats: Any = None) -> dict[str, dict[str, float]]:
+    """:func:`score_labels` for several prompts that share a long token prefix (one report, a question per field):
+    the shared prefix is prefilled ONCE, then each prompt's own tail runs over a copy of its cache.
+
+    With report-first prompts (:func:`field_prompt`) the tail is only the question and the answer lead, so scoring
+    T, N and M costs about one prefill of the report instead of three.
+
+    Args:
+        prompts: field -> rendered prompt.
+        labels: field -> its continuation strings (" T2").
+        stats: an ``infer.generate.GenerationStats``; its ``prompt_tokens`` counts the tokens actually prefilled.
+    Returns:
+        field -> ``{label: log-prob}``, in ``prompts``' order.
+    """
+    import torch
+
+    from cancerllm.infer.generate import release_memory
+
+    ids = {f: prompt_token_ids(tokenizer, p) for f, p in prompts.items()}
+    lab = {f: label_token_ids(tokenizer, labels[f], eos) for f in prompts}
+    if getattr(model, "engine_name", "hf") != "hf":  # vLLM: per prompt (its prefix cache shares what it can)
+        if stats is not None:
+            stats.prompt_tokens += sum(len(i) for i in ids.values())
+        return {f: dict(zip(labels[f], model.score_continuations(ids[f], lab[f]), strict=True)) for f in prompts}
+    fields = list(prompts)
+    common = common_prefix_len([ids[f] for f in fields]) if len(fields) > 1 else 0
+    out: dict[str, dict[str, float]] = {}
+    with torch.inference_mode():
+        shared = _extend(model, ids[fields[0]][:common])[1] if common else None
+        for k, f in enumerate(fields):
+            cache = shared if shared is None or k == len(fields) - 1 else copy.deepcopy(shared)
+            first, cache = _extend(model, ids[f][common:], cache)
+            out[f] = dict(zip(labels[f], _continue_labels(model, cache, first, lab[f], len(ids[f]),
+                                                          max(1, label_batch_size), max_cache_tokens), strict=True))
+            del cache, first
+        del shared
+    release_memory()
+    if stats is not None:
+        stats.prompt_tokens += common + sum(len(ids[f]) - common for f in fields)
+    return out
 
 
 def score_labels(model: Any, tokenizer: Any, prompt: str, labels: Sequence[str], *, length_normalize: bool = False,
@@ -272,41 +357,109 @@ def _pool(chunk_logps: list[dict[str, float]], combine: str) -> dict[str, float]
     return softmax({k: sum(d[k] for d in chunk_logps) / len(chunk_logps) for k in labels})
 
 
-def classify_text(model: Any, tokenizer: Any, text: str, field_name: str, *, max_prompt_tokens: int = 1024,
-                  overlap_chars: int = 200, combine: Literal["mean", "max"] = "mean",
-                  length_normalize: bool = False, label_batch_size: int = 8) -> FieldScores:
-    """Score every label of ``field_name`` on a whole report, chunked to the prompt budget.
+def classify_fields(model: Any, tokenizer: Any, text: str, field_names: Sequence[str], *,
+                    max_prompt_tokens: int = 1024, overlap_chars: int = 200, combine: Literal["mean", "max"] = "mean",
+                    length_normalize: bool = False, label_batch_size: int = 8,
+                    stats: Any = None) -> dict[str, FieldScores]:
+    """Score every label of each field in ``field_names`` on a whole report, chunked to the prompt budget.
 
-    Each chunk gets its own prompt and one prefill; chunk distributions are pooled by ``combine``: ``mean``
-    averages the chunks' log-probabilities and renormalises (every chunk votes, a confident chunk votes harder);
-    ``max`` keeps the single chunk whose top label is most probable (stage is usually stated in one place, and the
-    other chunks only repeat the model's prior). Which is better is measured on TCGA dev in docs/results.md.
+    Each chunk is prefilled once for all the fields (:func:`score_fields`); chunk distributions are pooled per
+    field by ``combine``: ``mean`` averages the chunks' log-probabilities and renormalises (every chunk votes, a
+    confident chunk votes harder); ``max`` keeps the single chunk whose top label is most probable (stage is usually
+    stated in one place, and the other chunks only repeat the model's prior). Which is better is measured on TCGA
+    dev in docs/results.md.
 
     Args:
         text: the report.
-        field_name: a key of :data:`FIELDS`.
-        max_prompt_tokens: budget of one prompt, template and lead included (as ``generate.max_prompt_tokens``).
+        field_names: keys of :data:`FIELDS` (distinct).
+        max_prompt_tokens: budget of one prompt, template and lead included (as ``generate.max_prompt_tokens``); the
+            chunk size is set by the field with the longest question, so every field reads the same chunks.
+        stats: an ``infer.generate.GenerationStats`` counting the prompt tokens prefilled.
+    Raises:
+        ConfigError: unknown or repeated field, unknown ``combine``, or a budget that leaves under 32 tokens for the
+            note.
+    """
+    bad = [f for f in field_names if f not in FIELDS]
+    if bad or not field_names or len(set(field_names)) != len(field_names):
+        raise ConfigError(f"fields: got {list(field_names)}, expected distinct names from {sorted(FIELDS)}")
+    if combine not in ("mean", "max"):
+        raise ConfigError(f"combine: got {combine!r}, expected 'mean' or 'max'")
+    specs = [FIELDS[f] for f in field_names]
+    overhead = max(len(prompt_token_ids(tokenizer, field_prompt(spec, "", tokenizer))) for spec in specs)
+    budget = max_prompt_tokens - overhead
+    if budget < 32:
+        raise ConfigError(f"max_prompt_tokens={max_prompt_tokens} leaves {budget} tokens for the note after the "
+                          f"{overhead}-token prompt of {list(field_names)}; raise max_prompt_tokens")
+    verbal = {spec.name: [spec.verbalise(k) for k in spec.labels] for spec in specs}
+    chunk_logps: dict[str, list[dict[str, float]]] = {spec.name: [] for spec in specs}
+    for chunk in chunk_text(text, budget, token_counter(tokenizer), overlap_chars):
+        raw = score_fields(model, tokenizer, {s.name: field_prompt(s, chunk.text, tokenizer) for s in specs},
+                           verbal, label_batch_size=label_batch_size, stats=stats)
+        for spec in specs:
+            scores = raw[spec.name]
+            if length_normalize:
+                ids = label_token_ids(tokenizer, verbal[spec.name])
+                scores = {k: v / len(i) for (k, v), i in zip(scores.items(), ids, strict=True)}
+            # Normalised per chunk, so pooling compares distributions, not raw likelihoods of different chunk lengths.
+            probs = softmax({k: scores[v] for k, v in zip(spec.labels, verbal[spec.name], strict=True)})
+            chunk_logps[spec.name].append({k: math.log(max(p, 1e-300)) for k, p in probs.items()})
+    out = {}
+    for spec in specs:
+        pooled = _pool(chunk_logps[spec.name], combine)
+        out[spec.name] = FieldScores(field=spec.name, probs=pooled, label=max(pooled, key=pooled.get),
+                                     chunk_probs=[softmax(d) for d in chunk_logps[spec.name]])
+    return out
+
+
+def classify_text(model: Any, tokenizer: Any, text: str, field_name: str, *, max_prompt_tokens: int = 1024,
+                  overlap_chars: int = 200, combine: Literal["mean", "max"] = "mean",
+                  length_normalize: bool = False, label_batch_size: int = 8) -> FieldScores:
+    """Score every label of one field on a whole report (:func:`classify_fields` with one field).
+
     Raises:
         ConfigError: unknown field, unknown ``combine``, or a budget that leaves under 32 tokens for the note.
     """
     if field_name not in FIELDS:
         raise ConfigError(f"field: got {field_name!r}, expected one of {sorted(FIELDS)}")
-    if combine not in ("mean", "max"):
-        raise ConfigError(f"combine: got {combine!r}, expected 'mean' or 'max'")
-    spec = FIELDS[field_name]
-    overhead = len(prompt_token_ids(tokenizer, field_prompt(spec, "", tokenizer)))
-    budget = max_prompt_tokens - overhead
-    if budget < 32:
-        raise ConfigError(f"max_prompt_tokens={max_prompt_tokens} leaves {budget} tokens for the note after the "
-                          f"{overhead}-token {field_name} prompt; raise max_prompt_tokens")
-    verbal = [spec.verbalise(k) for k in spec.labels]
-    chunk_logps = []
-    for chunk in chunk_text(text, budget, token_counter(tokenizer), overlap_chars):
-        # Normalised per chunk, so pooling compares distributions, not raw likelihoods of different chunk lengths.
-        raw = score_labels(model, tokenizer, field_prompt(spec, chunk.text, tokenizer), verbal,
-                           length_normalize=length_normalize, label_batch_size=label_batch_size)
-        probs = softmax({k: raw[v] for k, v in zip(spec.labels, verbal, strict=True)})
-        chunk_logps.append({k: math.log(max(p, 1e-300)) for k, p in probs.items()})
-    pooled = _pool(chunk_logps, combine)
-    return FieldScores(field=field_name, probs=pooled, label=max(pooled, key=pooled.get),
-                       chunk_probs=[softmax(d) for d in chunk_logps])
+    return classify_fields(model, tokenizer, text, [field_name], max_prompt_tokens=max_prompt_tokens,
+                           overlap_chars=overlap_chars, combine=combine, length_normalize=length_normalize,
+                           label_batch_size=label_batch_size)[field_name]
+
+
+STAGED_M0_RULE = "staged report without pM: M0"
+
+
+def evidence_first(model: Any, tokenizer: Any, text: str, field_names: Sequence[str] = ("t_stage", "n_stage",
+                                                                                       "m_stage"), *,
+                   staged_m0: bool = True, stats: Any = None, **kwargs: Any) -> dict[str, dict[str, Any]]:
+    """Each field read from the report where it states it, and scored by the model only where it does not.
+
+    A stated class ("pT2a", "pN1") is copied with its span (``note[start:end] == text``); with ``staged_m0`` a report
+    that states pT or pN but no pM is M0 by a named rule (pathologists record pM only when a distant metastasis was
+    sampled); every other field is scored with one shared prefill per chunk (:func:`classify_fields`) and keeps its
+    distribution. A report whose fields are all stated costs no forward pass at all.
+
+    Args:
+        field_names: keys of :data:`FIELDS`.
+        kwargs: passed to :func:`classify_fields` (``max_prompt_tokens``, ``overlap_chars``, ``combine`` ...).
+    Returns:
+        field -> ``{"label", "source"}`` plus ``start``/``end``/``text`` (source ``evidence``), ``rule``
+        (``rule``) or ``probability``/``distribution`` (``inferred``), in ``field_names``' order.
+
+    Example:
+        >>> evidence_first(None, None, "Final: pT2 pN0.", ["t_stage", "m_stage"])["t_stage"]
+        {'label': 'T2', 'source': 'evidence', 'start': 7, 'end': 10, 'text': 'pT2'}
+    """
+    from cancerllm.knowledge.values import evidence_source, stated_labels
+
+    stated = stated_labels(text)
+    out: dict[str, dict[str, Any]] = {f: {"label": stated[f].cls, **evidence_source(text, stated[f])}
+                                      for f in field_names if f in stated}
+    if staged_m0 and "m_stage" in field_names and "m_stage" not in out and {"t_stage", "n_stage"} & set(stated):
+        out["m_stage"] = {"label": "M0", "source": "rule", "rule": STAGED_M0_RULE}
+    rest = [f for f in field_names if f not in out]
+    if rest:
+        for f, res in classify_fields(model, tokenizer, text, rest, stats=stats, **kwargs).items():
+            out[f] = {"label": res.label, "source": "inferred", "probability": round(res.confidence, 4),
+                      "distribution": {k: round(v, 4) for k, v in res.probs.items()}}
+    return {f: out[f] for f in field_names}

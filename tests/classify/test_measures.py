@@ -118,3 +118,19 @@ def test_extent_rule_reads_how_far_the_tumour_reaches_per_cancer_type():
     assert rule_extent_t("LUAD", flags) == 2  # visceral pleura; the nodal station is not the mediastinum (T4)
     assert rule_extent_t("BRCA", flags) == 0  # no extension rule for the breast
     assert rule_extent_t("PRAD", [0.0] * len(EXTENT_NAMES)) == 2  # a resected prostate carcinoma is at least T2
+
+
+@pytest.mark.parametrize(("text", "span"), [
+    ("A second focus of invasive ductal carcinoma measuring 0.9 cm is present. Tumor size: 2.1 x 2 x 1.2 cm.",
+     "2.1 x 2 x 1.2 cm"),
+    ("Mass measuring 2.0 cm. Greatest dimension (pT): The larger tumor measures 3.8 cm.", "3.8 cm"),
+    ("At 6 o'clock invasive carcinoma measures 1.5 x 0.4 cm; at 9 o'clock carcinoma measures 3.5 x 3.0 cm.",
+     "3.5 x 3.0 cm"),
+    ("Tumor size: 2.5 cm. A satellite nodule measuring 2.5 cm.", "2.5 cm"),
+])
+def test_measures_size_is_the_largest_tumour_focus_named(text, span):
+    # AJCC stages by the largest invasive focus; reports often name a smaller focus first. Of equal sizes the first
+    # is kept (its span is the one the record points at).
+    m = find_measures(text)
+    assert text[m.size_span[0]:m.size_span[1]] == span
+    assert m.size_span[0] == text.index(span)

@@ -20,9 +20,9 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from cancerllm.knowledge.values import greatest_dimension_cm
 
@@ -86,13 +86,16 @@ def find_measures(text: str) -> Measures:
         :class:`Measures`; ``size_span`` covers the number and unit ("2.6 cm"), node spans the "2/14" fragments.
     """
     out = Measures()
-    for m in itertools.chain(_STRONG.finditer(text), _BEFORE_NOUN.finditer(text)):  # weak cues only if no strong one
-        size = greatest_dimension_cm(m.group("dims"), m.group("unit"))
-        if _not_tumour_size(text, m.start("dims"), m.end("unit"), cue=m.start()):
-            continue
-        if 0.05 <= size <= 40:  # outside this range it is a specimen, an OCR slip or a dosage, not a tumour
-            out.size_cm, out.size_span = round(size, 2), (m.start("dims"), m.end("unit"))
-            break
+    # The largest size a strong cue names: AJCC stages by the largest invasive focus, and reports often name a
+    # smaller one first ("a second focus measuring 0.9 cm ... Tumor size: 2.1 x 2 x 1.2 cm"). A weak cue is read only
+    # when no strong one is found, and then the first.
+    found = _tumour_sizes(text, _STRONG.finditer(text))
+    if found:
+        size, span = max(found, key=lambda x: x[0])  # max keeps the first of equal sizes
+    else:
+        size, span = next(iter(_tumour_sizes(text, _BEFORE_NOUN.finditer(text), first=True)), (None, None))
+    if size is not None:
+        out.size_cm, out.size_span = round(size, 2), span
     seen: set[tuple[int, int]] = set()
     pos = tot = 0
     for pattern in _NODES:
@@ -106,6 +109,20 @@ def find_measures(text: str) -> Measures:
             pos, tot = pos + p, tot + t
     if seen:
         out.nodes_positive, out.nodes_examined, out.node_spans = pos, tot, sorted(seen)
+    return out
+
+
+def _tumour_sizes(text: str, matches: Any, first: bool = False) -> list[tuple[float, tuple[int, int]]]:
+    """(size in cm, span of number and unit) of each cue match that is a tumour size (only the first if ``first``)."""
+    out = []
+    for m in matches:
+        size = greatest_dimension_cm(m.group("dims"), m.group("unit"))
+        if _not_tumour_size(text, m.start("dims"), m.end("unit"), cue=m.start()):
+            continue
+        if 0.05 <= size <= 40:  # outside this range it is a specimen, an OCR slip or a dosage, not a tumour
+            out.append((size, (m.start("dims"), m.end("unit"))))
+            if first:
+                break
     return out
 
 

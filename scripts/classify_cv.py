@@ -31,6 +31,8 @@ from cancerllm.data.paths import data_root
 from cancerllm.evaluate.scorer import gold_labels
 from cancerllm.knowledge.tnm import mask_tnm
 
+_KEEP = ("source", "distribution", "rule")  # what --dump keeps of each label's source (no spans, no note text)
+
 
 def main(overrides: list[str], dump: str | None = None) -> None:
     root = data_root() / "tcga_path_reports"
@@ -46,7 +48,10 @@ def main(overrides: list[str], dump: str | None = None) -> None:
             model.fit([notes[i].id for i in tr], [mask_tnm(notes[i].text)[0] for i in tr], [gold[i] for i in tr])
             for hard in (False, True):
                 for i, rec in zip(te, predict_notes(model, [notes[i] for i in te], hard=hard), strict=True):
-                    rows.append({"id": notes[i].id, "fold": k, "hard": hard, "gold": gold[i], "labels": rec.labels})
+                    src = rec.meta["label_sources"]
+                    rows.append({"id": notes[i].id, "fold": k, "hard": hard, "gold": gold[i], "labels": rec.labels,
+                                 "sources": {lab: {key: v for key, v in src[lab].items() if key in _KEEP}
+                                             for lab in src}})
                     for label in ("t_stage", "n_stage", "m_stage"):
                         if gold[i].get(label):
                             pairs.setdefault((label, hard), []).append((gold[i][label], rec.labels[label]))

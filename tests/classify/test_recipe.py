@@ -257,3 +257,35 @@ def test_conjoin_names_its_allowed_labels():
     problems = ClassifyConfig(conjoin=["cancer_type"]).validate()
     assert any("conjoin" in p and "t_stage" in p for p in problems)
     assert any("lexical" in p for p in ClassifyConfig(features=["measures"], conjoin=["t_stage"]).validate())
+
+
+def test_ordinal_columns_are_the_cumulative_probabilities_and_keep_distributions(synth_files):
+    from cancerllm.classify.recipe import Model, predict_notes
+    from cancerllm.data.io import read_notes
+    from cancerllm.evaluate.scorer import gold_labels
+
+    _, files = synth_files
+    train, test = read_notes(files["train"]), read_notes(files["test"])
+    gold = [gold_labels(n) for n in train]
+    widths, dists, models = {}, {}, {}
+    for ordinal in ([], ["t_stage", "n_stage"]):
+        model = Model(ClassifyConfig(labels=["t_stage", "n_stage", "cancer_type"], ordinal=ordinal, folds=3, trees=20))
+        model.fit([n.id for n in train], [n.text for n in train], gold)
+        widths[bool(ordinal)] = {k: h.model.n_features_in_ for k, h in model.stack_heads.items()}
+        dists[bool(ordinal)] = model.distributions([n.id for n in test], [n.text for n in test])
+        models[bool(ordinal)] = model
+        assert len(predict_notes(model, test, hard=True)) == len(test)
+    p = np.array([[0.1, 0.2, 0.3, 0.4]])
+    assert np.allclose(models[True]._with_ordinal("t_stage", p), [[0.1, 0.2, 0.3, 0.4, 0.9, 0.7, 0.4]])
+    assert models[True]._with_ordinal("m_stage", p) is p and models[False]._with_ordinal("t_stage", p) is p
+    for label in ("t_stage", "n_stage"):
+        k = len(models[True].stack_heads[label].classes)
+        assert widths[True][label] == widths[False][label] + k - 1  # P(> T1), P(> T2), ...: one column per split
+        classes, q = dists[True][label]
+        assert np.allclose(q.sum(1), 1.0) and classes == dists[False][label][0]
+    # A model pickled before the option existed (its config has no `ordinal`) still predicts, as before.
+    old = models[False]
+    del old.cfg.ordinal
+    assert np.array_equal(old.distributions([n.id for n in test], [n.text for n in test])["t_stage"][1],
+                          dists[False]["t_stage"][1])
+    assert any("ordinal" in msg for msg in ClassifyConfig(ordinal=["m_stage"]).validate())

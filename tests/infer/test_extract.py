@@ -279,3 +279,37 @@ def test_extract_uses_the_runs_prompt_budget_and_warns_on_override(tiny_model_di
     assert any("overrides the 200 tokens" in r.getMessage() for r in caplog.records)
     p = load_predictor(ExtractConfig(input="-", model=ModelArgs(path=str(tiny_model_dir), device="cpu")))
     assert p.gen.max_prompt_tokens == 1024  # no run: the documented default
+
+
+def test_extract_method_scoring_reads_stated_stages_scores_the_rest_and_resumes(tmp_path, tiny_model_dir):
+    notes = tmp_path / "n.jsonl"
+    texts = {"staged": "Invasive carcinoma, 2.3 cm. Pathologic stage: pT2 pN1a.",
+             "bare": "Invasive carcinoma, 2.3 cm, margins clear.", "empty": " "}
+    notes.write_text("".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in texts.items()))
+    out = tmp_path / "out"
+    args = ["extract", str(notes), "--out", str(out), "--method", "scoring", f"model.path={tiny_model_dir}",
+            "model.dtype=fp32", "generate.max_prompt_tokens=512"]
+    res = _cli(*args)
+    assert res.exit_code == 0, res.output
+    recs = {r["id"]: r for r in _records(out)}
+    assert set(recs) == set(texts)
+    staged = recs["staged"]
+    src = staged["meta"]["label_sources"]
+    assert staged["labels"] == {"t_stage": "T2", "n_stage": "N1", "m_stage": "M0"}
+    assert src["m_stage"]["source"] == "rule"
+    for f in ("t_stage", "n_stage"):  # read from the report, pointing at the words
+        assert src[f]["source"] == "evidence"
+        assert texts["staged"][src[f]["start"]:src[f]["end"]] == src[f]["text"]
+    assert sorted(m["value"] for m in staged["mentions"]) == ["N1", "T2"]
+    bare = recs["bare"]["meta"]["label_sources"]
+    assert {v["source"] for v in bare.values()} == {"inferred"}  # nothing stated: every field scored
+    for f, v in bare.items():
+        assert recs["bare"]["labels"][f] == max(v["distribution"], key=v["distribution"].get)
+        assert sum(v["distribution"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert recs["empty"]["errors"] and not recs["empty"]["labels"]  # an empty note costs that note only
+    before = (out / "predictions.jsonl").read_text()
+    assert _cli(*args).exit_code == 0  # a rerun resumes: nothing redone, nothing duplicated
+    assert (out / "predictions.jsonl").read_text() == before
+    res = _cli("extract", str(notes), "--method", "scoring", "--task", "trial", f"model.path={tiny_model_dir}")
+    assert res.exit_code == 2 and "--method: got 'scoring'" in res.output
+    assert any("method: scoring labels T/N/M" in p for p in ExtractConfig(method="scoring", task="diagnosis").validate())

@@ -22,7 +22,8 @@ def _make(task: str):
         engine: str | None = typer.Option(None, "--engine", help="hf (transformers, default) or vllm (needs "
                                           "`make vllm`; run .venv-vllm/bin/cancerllm). Same as generate.engine=."),
         method: str | None = typer.Option(None, "--method", help="auto (default: llm with --run, rules without), "
-                                          "llm, or rules (grounded knowledge extractor, no model)."),
+                                          "llm, rules (grounded knowledge extractor, no model), or scoring (T/N/M read where stated, "
+                                          "the rest scored by the model, no generation)."),
         labels: str | None = typer.Option(None, "--labels", help="A `cancerllm classify` output folder: adds "
                                           "document labels (evidence span or calibrated probability)."),
         task_name: str = typer.Option(task, "--task", help="extract: phenotype (notes) or trial (eligibility "

@@ -46,10 +46,12 @@ class ExtractConfig:
     task: Literal["phenotype", "diagnosis"] = "phenotype"
     run: str | None = None
     """A training run folder (sft/pretrain): its base model, adapter, prompt style and entity types are used."""
-    method: Literal["auto", "llm", "rules"] = "llm"
+    method: Literal["auto", "llm", "rules", "scoring"] = "llm"
     """llm = the language model (the run's, else ``model``); rules = the grounded knowledge extractor, no model
-    (:mod:`cancerllm.infer.rules`); auto (the ``cancerllm extract`` default) = rules when nothing trained or chosen
-    is given (no ``run``, the embedded base model, no adapter: it writes no usable JSON), else llm."""
+    (:mod:`cancerllm.infer.rules`); scoring = T/N/M read where stated, the rest by closed-set scoring with the
+    language model, no generation (:mod:`cancerllm.infer.closed_set`); auto (the ``cancerllm extract`` default) =
+    rules when nothing trained or chosen is given (no ``run``, the embedded base model, no adapter: it writes no
+    usable JSON), else llm."""
     labels: str | None = None
     """A ``cancerllm classify`` output folder: its calibrated heads add document labels (T/N/M, cancer type) with
     their source, evidence span or inferred probability, to the rules method. Default: the one ``make model``
@@ -78,6 +80,8 @@ class ExtractConfig:
             problems.append(f"k: got {self.k} retrieved examples but no --index; build one with `cancerllm rag index`")
         if self.k < 0:
             problems.append(f"k: got {self.k}, expected >= 0")
+        if self.method == "scoring" and self.task != "phenotype":
+            problems.append(f"method: scoring labels T/N/M (task phenotype); got task {self.task!r}")
         if self.window < 0:
             problems.append(f"window: got {self.window}, expected >= 1 notes, or 0 for 4 x generate.batch_size")
         if self.limit is not None and self.limit < 1:
@@ -156,6 +160,10 @@ def load_predictor(cfg: ExtractConfig) -> Any:
             raise ConfigError(f"retriever: got {cfg.retriever!r} but index {cfg.index!r} was built with "
                               f"{built_with!r}; rebuild the index or drop --retriever")
     gen = GenerateArgs(**{**cfg.generate.__dict__, "prompt_style": style, "max_prompt_tokens": budget})
+    if cfg.method == "scoring":
+        from cancerllm.infer.closed_set import ScoringPredictor
+
+        return ScoringPredictor(model, tok, gen=gen, types=types, info=minfo)
     return Predictor(model, tok, style=style, types=types, gen=gen, retriever=retriever, k=cfg.k, info=minfo)
 
 

@@ -151,3 +151,25 @@ def test_shipped_engine_bench_configs_load_and_name_their_command(path):
     cfg = load_config(EnginesConfig, path)
     assert path.read_text().startswith("# cancerllm bench --engines")
     assert all(style in cfg.styles for style in cfg.runs)
+
+
+def test_task_score_runs_without_scikit_learn_as_in_the_vllm_venv_and_matches_it():
+    # The vLLM worker scores its cells in .venv-vllm, which has no scikit-learn: task_score must not import it.
+    import random
+    import subprocess
+    import sys
+
+    from sklearn.metrics import f1_score
+
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "from cancerllm.bench.engines import task_score\n"
+            "print(task_score([{'t_stage': 'T1'}, {'t_stage': 'T2'}], [{'t_stage': 'T1'}, {}])['macro_f1']['t_stage'])")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert float(run.stdout) == pytest.approx(0.5)  # T1 right (F1 1), T2 missing (F1 0)
+    rng = random.Random(0)
+    gold = [{"t_stage": rng.choice(["T1", "T2", "T3", "T4"])} for _ in range(200)]
+    pred = [{"t_stage": rng.choice(["T1", "T2", "T3", None])} for _ in range(200)]
+    ours = task_score(gold, pred)["macro_f1"]["t_stage"]
+    y, p = [g["t_stage"] for g in gold], [q["t_stage"] or "none" for q in pred]
+    assert ours == pytest.approx(f1_score(y, p, average="macro", labels=sorted(set(y)), zero_division=0), abs=1e-4)

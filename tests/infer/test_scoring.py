@@ -268,3 +268,11 @@ def test_scoring_evidence_first_reads_stated_fields_and_scores_only_the_rest(tin
     bare = evidence_first(tiny_model, tiny_tokenizer, "Invasive ductal carcinoma, 2.3 cm, margins clear.")
     assert [v["source"] for v in bare.values()] == ["inferred"] * 3
     assert all(sum(v["distribution"].values()) == pytest.approx(1.0, abs=1e-3) for v in bare.values())
+
+
+def test_scoring_classify_fields_length_normalised_is_score_labels_per_token_mean(tiny_model, tiny_tokenizer):
+    got = classify_fields(tiny_model, tiny_tokenizer, NOTE, ["cancer_type"], length_normalize=True)["cancer_type"]
+    spec = FIELDS["cancer_type"]  # labels of very different token lengths
+    direct = score_labels(tiny_model, tiny_tokenizer, field_prompt(spec, NOTE, tiny_tokenizer), _verbal("cancer_type"),
+                          length_normalize=True)
+    assert list(got.probs.values()) == pytest.approx(list(softmax(direct).values()), abs=1e-6)

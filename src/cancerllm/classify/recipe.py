@@ -334,7 +334,7 @@ def _label_records(model: Model, notes: list[Any], texts: list[str], masked: lis
     ``masked`` (the same texts with TNM strings masked: what the heads were trained on)."""
     from cancerllm.classify.measures import find_measures
     from cancerllm.data.schema import Mention, Prediction
-    from cancerllm.knowledge.values import evidence_source, stated_labels
+    from cancerllm.knowledge.values import evidence_source, staged_without_pm, stated_labels
 
     ids = [n.id for n in notes]
     dists = model.distributions(ids, masked)
@@ -371,7 +371,7 @@ def _label_records(model: Model, notes: list[Any], texts: list[str], masked: lis
             classes, p = dists[label]
             j = int(p[i].argmax())
             rule = None
-            if label == "m_stage" and model.cfg.staged_m0 and "M0" in classes and {"t_stage", "n_stage"} & set(stated):
+            if label == "m_stage" and model.cfg.staged_m0 and "M0" in classes and staged_without_pm(stated):
                 # The report stages the tumour (pT/pN) but assigns no pM and documents no distant metastasis: M0.
                 j, rule = classes.index("M0"), "staged report without pM or a distant metastasis: M0"
             labels[label] = classes[j]

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from cancerllm.config import DEFAULT_PROMPT_TOKENS
 from cancerllm.data.schema import Mention, Note, Prediction
 from cancerllm.errors import ConfigError
 from cancerllm.infer.generate import GenerationStats
@@ -66,7 +67,7 @@ class ScoringPredictor:
                 out.append(Prediction(id=note.id, task="phenotype", errors=[EMPTY_NOTE]))
                 continue
             got = evidence_first(self.model, self.tokenizer, note.text, self.fields,
-                                 max_prompt_tokens=self.gen.max_prompt_tokens or 1024,
+                                 max_prompt_tokens=self.gen.max_prompt_tokens or DEFAULT_PROMPT_TOKENS,
                                  overlap_chars=self.gen.chunk_overlap_chars, stats=self.stats)
             mentions = [Mention(type=type_of[f], text=v["text"], start=v["start"], end=v["end"], value=v["label"])
                         for f, v in got.items() if v["source"] == "evidence"]

@@ -391,15 +391,15 @@ def classify_fields(model: Any, tokenizer: Any, text: str, field_names: Sequence
         raise ConfigError(f"max_prompt_tokens={max_prompt_tokens} leaves {budget} tokens for the note after the "
                           f"{overhead}-token prompt of {list(field_names)}; raise max_prompt_tokens")
     verbal = {spec.name: [spec.verbalise(k) for k in spec.labels] for spec in specs}
+    # Per-token means divide by each label's token count (EOS included), the same for every chunk.
+    n_tokens = {name: [len(i) if length_normalize else 1 for i in label_token_ids(tokenizer, v)]
+                for name, v in verbal.items()}
     chunk_logps: dict[str, list[dict[str, float]]] = {spec.name: [] for spec in specs}
     for chunk in chunk_text(text, budget, token_counter(tokenizer), overlap_chars):
         raw = score_fields(model, tokenizer, {s.name: field_prompt(s, chunk.text, tokenizer) for s in specs},
                            verbal, label_batch_size=label_batch_size, stats=stats)
         for spec in specs:
-            scores = raw[spec.name]
-            if length_normalize:
-                ids = label_token_ids(tokenizer, verbal[spec.name])
-                scores = {k: v / len(i) for (k, v), i in zip(scores.items(), ids, strict=True)}
+            scores = {k: v / n for (k, v), n in zip(raw[spec.name].items(), n_tokens[spec.name], strict=True)}
             # Normalised per chunk, so pooling compares distributions, not raw likelihoods of different chunk lengths.
             probs = softmax({k: scores[v] for k, v in zip(spec.labels, verbal[spec.name], strict=True)})
             chunk_logps[spec.name].append({k: math.log(max(p, 1e-300)) for k, p in probs.items()})
@@ -450,12 +450,12 @@ def evidence_first(model: Any, tokenizer: Any, text: str, field_names: Sequence[
         >>> evidence_first(None, None, "Final: pT2 pN0.", ["t_stage", "m_stage"])["t_stage"]
         {'label': 'T2', 'source': 'evidence', 'start': 7, 'end': 10, 'text': 'pT2'}
     """
-    from cancerllm.knowledge.values import evidence_source, stated_labels
+    from cancerllm.knowledge.values import evidence_source, staged_without_pm, stated_labels
 
     stated = stated_labels(text)
     out: dict[str, dict[str, Any]] = {f: {"label": stated[f].cls, **evidence_source(text, stated[f])}
                                       for f in field_names if f in stated}
-    if staged_m0 and "m_stage" in field_names and "m_stage" not in out and {"t_stage", "n_stage"} & set(stated):
+    if staged_m0 and "m_stage" in field_names and staged_without_pm(stated):
         out["m_stage"] = {"label": "M0", "source": "rule", "rule": STAGED_M0_RULE}
     rest = [f for f in field_names if f not in out]
     if rest:

@@ -30,7 +30,7 @@ from typing import Any
 from cancerllm.knowledge.tnm import TnmMatch, gold_class, read_value, stated_classes
 
 __all__ = ["LABEL_OF_TYPE", "coarse_stage", "evidence_source", "greatest_dimension_cm", "labels_from_mentions",
-           "normalize_value", "stated_labels"]
+           "normalize_value", "staged_without_pm", "stated_labels"]
 
 LABEL_OF_TYPE = {"stage_t": "t_stage", "stage_n": "n_stage", "stage_m": "m_stage"}
 
@@ -52,6 +52,16 @@ def stated_labels(text: str) -> dict[str, TnmMatch]:
     """The class each document label (``t_stage``, ``n_stage``, ``m_stage``) is stated as in ``text``, by label
     (:func:`~cancerllm.knowledge.tnm.stated_classes` keyed by axis)."""
     return {LABEL_OF_TYPE[m.type]: m for m in stated_classes(text).values()}
+
+
+def staged_without_pm(stated: dict[str, Any]) -> bool:
+    """Whether a report states pT or pN but no pM (``stated`` as :func:`stated_labels` returns it): pathologists
+    record pM only when a distant metastasis was sampled, so such a report is M0 unless it documents one.
+
+    >>> staged_without_pm(stated_labels("pT2 pN0")), staged_without_pm(stated_labels("pT2 pN0 pM1"))
+    (True, False)
+    """
+    return "m_stage" not in stated and bool({"t_stage", "n_stage"} & set(stated))
 
 
 def evidence_source(text: str, m: TnmMatch) -> dict[str, Any]:

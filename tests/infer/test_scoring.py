@@ -204,14 +204,25 @@ def test_scoring_fields_share_one_prefill_of_the_report_and_equal_one_field_at_a
     # The shared prefix holds the whole report (the prompts differ only from the question on).
     assert NOTE + "\n\n" in tiny_tokenizer.decode(ids["t_stage"][:common])
     calls = _record_forwards(tiny_model)
-    shared = score_fields(tiny_model, tiny_tokenizer, prompts, {f: _verbal(f) for f in STAGES}, label_batch_size=8)
+    tails = [ids[f][common:] for f in STAGES]
+    assert len({len(t) for t in tails}) > 1  # tails of different lengths: the label forward must mask the pads
+    shared = score_fields(tiny_model, tiny_tokenizer, prompts, {f: _verbal(f) for f in STAGES})
     tiny_model._forward_pre_hooks.clear()
-    # One forward over the shared prefix, then per field: its own tail over a copy of that cache, then one batch of
-    # label tokens (batch of 8 >= 4 labels). The report is read once.
+    # Three forwards whatever the number of fields: the shared prefix (the report is read once), every field's tail
+    # (right-padded rows), and every label of every field (4 + 4 + 2 rows).
     assert calls[0].tolist() == [ids["t_stage"][:common]]
-    tails = [c.tolist()[0] for c in calls[1:] if c.shape[0] == 1]
-    assert tails == [ids[f][common:] for f in STAGES]
-    assert len(calls) == 1 + 2 * len(STAGES)
+    assert len(calls) == 3
+    assert [row[:len(t)] for row, t in zip(calls[1].tolist(), tails, strict=True)] == tails
+    labels = [ids for f in STAGES for ids in label_token_ids(tiny_tokenizer, _verbal(f))]
+    assert [row[:len(x) - 1] for row, x in zip(calls[2].tolist(), labels, strict=True)] == [x[:-1] for x in labels]
+    # A cache budget of 3 labels x the prompt splits the labels into forwards of 3 and keeps the numbers.
+    calls = _record_forwards(tiny_model)
+    split = score_fields(tiny_model, tiny_tokenizer, prompts, {f: _verbal(f) for f in STAGES},
+                         max_cache_tokens=3 * (common + max(len(t) for t in tails)))
+    tiny_model._forward_pre_hooks.clear()
+    assert [c.shape[0] for c in calls[2:]] == [3, 3, 3, 1]
+    for f in STAGES:
+        assert split[f] == pytest.approx(shared[f], abs=TOL), f
     for f in STAGES:  # the same numbers as one full prefill per field
         alone = score_labels(tiny_model, tiny_tokenizer, prompts[f], _verbal(f))
         assert shared[f] == pytest.approx(alone, abs=TOL), f

@@ -3,8 +3,8 @@
 For a document-level field with a fixed label set (T1-T4, N0-N3, M0/M1, the TCGA cancer types) generating text and
 parsing it wastes work and throws away the model's uncertainty. Here the prompt is run once with ``use_cache=True``;
 the first token of every label is scored from that pass's last logits, and the remaining label tokens from one
-short forward over the cached prefix, with the cache copied and repeated across a batch of labels
-(``DynamicCache.batch_repeat_interleave``). The answer is a full distribution over the labels, which calibration
+short forward over the cached prompt, its cache selected once per label (``DynamicCache.batch_select_indices``).
+The answer is a full distribution over the labels, which calibration
 and abstention need (issues 9, 12, 13).
 
 Tokens are those a fine-tuned model was trained on: the prompt through
@@ -15,7 +15,7 @@ distribution over *complete* answers: without it "T1" would collect the mass of 
 
 Several fields of one report share one prefill too (:func:`score_fields`, :func:`classify_fields`): the prompt puts
 the report before the question, so the fields' prompts share every token up to the question; that prefix runs once
-and each field only adds its question, lead and labels. :func:`evidence_first` goes further: a field the report
+the fields' questions and answer leads run in one batched forward, and all their labels in one more. :func:`evidence_first` goes further: a field the report
 states ("pT2a") is read with its span and costs nothing. Long reports are chunked to the prompt budget with
 :mod:`cancerllm.data.chunking`; the chunk distributions are pooled (see :func:`classify_fields`).
 
@@ -159,64 +159,79 @@ def _extend(model: Any, ids: list[int], cache: Any = None) -> tuple[Any, Any]:
     kwargs = {} if cache is None else {_cache_kwarg(model): cache}
     out = model(input_ids=torch.tensor([ids], device=_model_device(model)), use_cache=True, logits_to_keep=1,
                 **kwargs)
-    grown = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
-    return out.logits[0, -1].float().log_softmax(-1), grown
+    return out.logits[0, -1].float().log_softmax(-1), _grown(out)
 
 
-def _continue_labels(model: Any, prefix: Any, first: Any, label_ids: list[list[int]], prompt_len: int,
-                     label_batch_size: int, max_cache_tokens: int | None) -> list[float]:
-    """Summed log-probs of each label's tokens after a prompt already in ``prefix`` (its KV cache; consumed) whose
-    next-token log-probs are ``first``.
+def _grown(out: Any) -> Any:
+    return out.cache if getattr(out, "cache", None) is not None else out.past_key_values
 
-    The cache is repeated once per label of a batch, so a batch holds at most ``max_cache_tokens`` cached prompt
-    tokens (labels x prompt length; at least one label); the copy that keeps the prefix for the next batch is
-    skipped for the last one."""
+
+SCORING_CACHE_TOKENS = 4096
+"""Default cap on label rows x cached prompt tokens of one label forward (every row holds a copy of its prompt's KV
+cache): the 10 T/N/M labels of a 384-token chunk fit one forward. On the embedded model a cached token costs ~23 KB in
+bf16 (30 layers x 2 x 192 dims), so the cap holds ~94 MB of cache copies."""
+
+
+def _padded(seqs: Sequence[Sequence[int]], device: Any) -> Any:
+    """Right-padded id matrix (pad id 0). Safe without a mask only where nothing attends to the pads afterwards:
+    under causal attention a pad only ever follows the real tokens it could disturb."""
     import torch
 
-    from cancerllm.infer.generate import DEFAULT_BATCH_TOKENS
+    out = torch.zeros((len(seqs), max(len(x) for x in seqs)), dtype=torch.long, device=device)
+    for r, x in enumerate(seqs):
+        out[r, :len(x)] = torch.tensor(x)
+    return out
 
-    budget = DEFAULT_BATCH_TOKENS if max_cache_tokens is None else max_cache_tokens
-    label_batch_size = max(1, min(label_batch_size, budget // max(prompt_len, 1)))
+
+def _tails(model: Any, prefix: Any, tails: list[list[int]]) -> tuple[list[Any], Any]:
+    """Every field's tail (its prompt after the shared prefix) in ONE right-padded forward over the prefix's cache
+    repeated per field (consumed); returns each field's next-token log-probs at its last real token and the grown
+    cache (row k = field k; positions past a shorter tail hold pads, which the label forward masks out)."""
+    width = max(len(t) for t in tails)
+    first = min(len(t) for t in tails) - 1  # the earliest position whose logits are read
+    prefix.batch_repeat_interleave(len(tails))
+    out = model(input_ids=_padded(tails, _model_device(model)), use_cache=True, logits_to_keep=width - first,
+                **{_cache_kwarg(model): prefix})
+    logits = out.logits
+    return [logits[k, len(t) - 1 - first].float().log_softmax(-1) for k, t in enumerate(tails)], _grown(out)
+
+
+def _labels(model: Any, cache: Any, prompt_len: int, tail_lens: list[int], rows: list[tuple[int, list[int]]],
+            firsts: list[Any], max_rows: int) -> list[float]:
+    """Summed log-probs of each row's label tokens; a row is (its field's index in ``cache``, the label's ids).
+
+    ``cache`` holds one row per field, ``prompt_len`` positions long, field k's real tokens being the first
+    ``prompt_len - (max(tail_lens) - tail_lens[k])``; ``firsts[k]`` are field k's next-token log-probs, which score
+    each label's first token. Every label's other tokens run in batched forwards of at most ``max_rows`` rows, each
+    over its field's cache row (selected, so labels of different fields share a forward), with an attention mask that
+    hides the pads after shorter tails and the position ids each field's prompt really has."""
+    import torch
+
     device = _model_device(model)
     kwarg = _cache_kwarg(model)
-    totals = [float(first[ids[0]]) for ids in label_ids]
-    rest = [i for i, ids in enumerate(label_ids) if len(ids) > 1]
-    for b in range(0, len(rest), label_batch_size):
-        idx = rest[b:b + label_batch_size]
-        # Feed tokens[:-1] of each label after the cached prompt; tokens[1:] are scored. Right padding is safe
-        # without a mask: under causal attention a pad only ever follows the real tokens it could disturb.
-        width = max(len(label_ids[i]) for i in idx) - 1
-        # Targets are tokens[1:]; a padded position reads token 0 and is cut off by the slice below.
-        inp = torch.zeros((len(idx), width), dtype=torch.long, device=device)
-        targets = torch.zeros_like(inp)
-        for row, i in enumerate(idx):
-            inp[row, :len(label_ids[i]) - 1] = torch.tensor(label_ids[i][:-1])
-            targets[row, :len(label_ids[i]) - 1] = torch.tensor(label_ids[i][1:])
-        last = b + label_batch_size >= len(rest)
-        cache = prefix if last else copy.deepcopy(prefix)  # the prefix stays intact for the next label batch
-        cache.batch_repeat_interleave(len(idx))
-        logits = model(input_ids=inp, use_cache=True, **{kwarg: cache}).logits
-        del cache
+    pad = [max(tail_lens) - n for n in tail_lens]
+    totals = [float(firsts[k][label[0]]) for k, label in rows]
+    rest = [i for i, (_, label) in enumerate(rows) if len(label) > 1]
+    for b in range(0, len(rest), max_rows):
+        idx = rest[b:b + max_rows]
+        fields = [rows[i][0] for i in idx]
+        inp = _padded([rows[i][1][:-1] for i in idx], device)
+        targets = _padded([rows[i][1][1:] for i in idx], device)  # pads read token 0 and are cut off below
+        width = inp.shape[1]
+        mask = torch.ones((len(idx), prompt_len + width), dtype=torch.long, device=device)
+        for r, k in enumerate(fields):
+            if pad[k]:
+                mask[r, prompt_len - pad[k]:prompt_len] = 0
+        pos = torch.tensor([[prompt_len - pad[k] + j for j in range(width)] for k in fields], device=device)
+        last = b + max_rows >= len(rest)
+        sel = cache if last else copy.deepcopy(cache)  # the field rows stay intact for the next batch
+        sel.batch_select_indices(torch.tensor(fields, device=device))
+        logits = model(input_ids=inp, attention_mask=mask, position_ids=pos, use_cache=True, **{kwarg: sel}).logits
+        del sel
         logp = _label_logprobs(logits, targets)
-        for row, i in enumerate(idx):
-            totals[i] += float(logp[row, :len(label_ids[i]) - 1].sum())
+        for r, i in enumerate(idx):
+            totals[i] += float(logp[r, :len(rows[i][1]) - 1].sum())
         del logits, logp
-    return totals
-
-
-def _token_logprobs(model: Any, prompt_ids: list[int], label_ids: list[list[int]],
-                    label_batch_size: int, max_cache_tokens: int | None = None) -> list[float]:
-    """Summed log-probs of each label's tokens after ``prompt_ids``, with one prefill of the prompt."""
-    import torch
-
-    from cancerllm.infer.generate import release_memory
-
-    with torch.inference_mode():
-        first, prefix = _extend(model, prompt_ids)
-        totals = _continue_labels(model, prefix, first, label_ids, len(prompt_ids), label_batch_size,
-                                  max_cache_tokens)
-        del prefix, first
-    release_memory()  # the cache copies' pages go back to the OS before the next prompt
     return totals
 
 
@@ -235,20 +250,30 @@ def common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
 
 
 def score_fields(model: Any, tokenizer: Any, prompts: dict[str, str], labels: dict[str, Sequence[str]], *,
-                 eos: bool = True, label_batch_size: int = 8, max_cache_tokens: int | None = None,
+                 eos: bool = True, label_batch_size: int | None = None, max_cache_tokens: int | None = None,
                  stats: Any = None) -> dict[str, dict[str, float]]:
     """:func:`score_labels` for several prompts that share a long token prefix (one report, a question per field):
-    the shared prefix is prefilled ONCE, then each prompt's own tail runs over a copy of its cache.
+    the shared prefix is prefilled ONCE, then every field's tail (its question and answer lead) runs in one batched
+    forward over copies of that cache, then the label tokens of every field in one more (:func:`_labels`).
 
-    With report-first prompts (:func:`field_prompt`) the tail is only the question and the answer lead, so scoring
-    T, N and M costs about one prefill of the report instead of three.
+    With report-first prompts (:func:`field_prompt`) scoring T, N and M costs about one prefill of the report and
+    two short forwards, whatever the number of fields: on CPU a 20-token forward of the embedded model costs a third
+    of a 330-token one, so the number of forwards, not their tokens, is what the short ones cost.
 
     Args:
         prompts: field -> rendered prompt.
-        labels: field -> its continuation strings (" T2").
-        stats: an ``infer.generate.GenerationStats``; its ``prompt_tokens`` counts the tokens actually prefilled.
+        labels: field -> its continuation strings (" T2"); distinct per field.
+        eos: score the EOS after each label (a complete answer; see the module docstring).
+        label_batch_size: labels (of all fields together) per label forward, at most; None = as many as
+            ``max_cache_tokens`` allows.
+        max_cache_tokens: cap on labels x prompt tokens per label forward (each label holds a copy of its prompt's
+            KV cache); None = :data:`SCORING_CACHE_TOKENS`.
+        stats: an ``infer.generate.GenerationStats``; its ``prompt_tokens`` counts the tokens prefilled (the shared
+            prefix once, each field's tail once).
     Returns:
         field -> ``{label: log-prob}``, in ``prompts``' order.
+    Raises:
+        ConfigError: duplicate or empty labels.
     """
     import torch
 
@@ -256,30 +281,37 @@ def score_fields(model: Any, tokenizer: Any, prompts: dict[str, str], labels: di
 
     ids = {f: prompt_token_ids(tokenizer, p) for f, p in prompts.items()}
     lab = {f: label_token_ids(tokenizer, labels[f], eos) for f in prompts}
-    if getattr(model, "engine_name", "hf") != "hf":  # vLLM: per prompt (its prefix cache shares what it can)
+    fields = list(prompts)
+    if getattr(model, "engine_name", "hf") != "hf":  # vLLM: prompt logprobs per prompt (its prefix cache shares)
         if stats is not None:
             stats.prompt_tokens += sum(len(i) for i in ids.values())
-        return {f: dict(zip(labels[f], model.score_continuations(ids[f], lab[f]), strict=True)) for f in prompts}
-    fields = list(prompts)
-    common = common_prefix_len([ids[f] for f in fields]) if len(fields) > 1 else 0
-    out: dict[str, dict[str, float]] = {}
+        return {f: dict(zip(labels[f], model.score_continuations(ids[f], lab[f]), strict=True)) for f in fields}
+    # One field: its whole prompt is the prefix. Several: the prefix they share (the report), then every tail at once.
+    common = common_prefix_len([ids[f] for f in fields]) if len(fields) > 1 else len(ids[fields[0]])
+    if not common:  # prompts that share no token: one at a time
+        return {f: score_fields(model, tokenizer, {f: prompts[f]}, {f: labels[f]}, eos=eos,
+                                label_batch_size=label_batch_size, max_cache_tokens=max_cache_tokens,
+                                stats=stats)[f] for f in fields}
+    tails = [ids[f][common:] for f in fields]
+    rows = [(k, label) for k, f in enumerate(fields) for label in lab[f]]
+    budget = SCORING_CACHE_TOKENS if max_cache_tokens is None else max_cache_tokens
+    prompt_len = common + max(len(t) for t in tails)
+    max_rows = max(1, budget // prompt_len)
+    if label_batch_size is not None:
+        max_rows = min(max_rows, max(1, label_batch_size))
     with torch.inference_mode():
-        shared = _extend(model, ids[fields[0]][:common])[1] if common else None
-        for k, f in enumerate(fields):
-            cache = shared if shared is None or k == len(fields) - 1 else copy.deepcopy(shared)
-            first, cache = _extend(model, ids[f][common:], cache)
-            out[f] = dict(zip(labels[f], _continue_labels(model, cache, first, lab[f], len(ids[f]),
-                                                          max(1, label_batch_size), max_cache_tokens), strict=True))
-            del cache, first
-        del shared
-    release_memory()
+        first, cache = _extend(model, ids[fields[0]][:common])
+        firsts, cache = _tails(model, cache, tails) if len(fields) > 1 else ([first], cache)
+        totals = iter(_labels(model, cache, prompt_len, [len(t) for t in tails], rows, firsts, max_rows))
+        del cache, first, firsts
+    release_memory()  # the cache copies' pages go back to the OS before the next prompt
     if stats is not None:
         stats.prompt_tokens += common + sum(len(ids[f]) - common for f in fields)
-    return out
+    return {f: {label: next(totals) for label in labels[f]} for f in fields}
 
 
 def score_labels(model: Any, tokenizer: Any, prompt: str, labels: Sequence[str], *, length_normalize: bool = False,
-                 eos: bool = True, label_batch_size: int = 8,
+                 eos: bool = True, label_batch_size: int | None = None,
                  max_cache_tokens: int | None = None) -> dict[str, float]:
     """Log-probability of each label continuing ``prompt``, from one shared prefill.
 
@@ -289,10 +321,7 @@ def score_labels(model: Any, tokenizer: Any, prompt: str, labels: Sequence[str],
         prompt: the rendered prompt (e.g. :func:`field_prompt`); tokenized by ``prompt_token_ids``.
         labels: continuation strings (" T2"); distinct.
         length_normalize: divide each label's sum by its token count (EOS included), a per-token mean.
-        eos: score the EOS after each label (a complete answer; see the module docstring).
-        label_batch_size: labels per continuation forward (at most); memory grows with it times the prompt length.
-        max_cache_tokens: cap on labels x prompt tokens per continuation forward (each label of a batch holds a
-            copy of the prompt's KV cache); None = ``infer.generate.DEFAULT_BATCH_TOKENS``.
+        eos, label_batch_size, max_cache_tokens: as :func:`score_fields` (one prompt: one prefill, then the labels).
     Returns:
         ``{label: log-prob}``; :func:`softmax` turns it into the distribution over the labels.
     Raises:
@@ -301,15 +330,12 @@ def score_labels(model: Any, tokenizer: Any, prompt: str, labels: Sequence[str],
     Example:
         >>> # scores = score_labels(model, tok, field_prompt(FIELDS["m_stage"], note, tok), [" M0", " M1"])
     """
-    ids = label_token_ids(tokenizer, labels, eos)
-    if getattr(model, "engine_name", "hf") != "hf":  # vLLM (infer.vllm_engine): prompt logprobs of prompt + label
-        totals = model.score_continuations(prompt_token_ids(tokenizer, prompt), ids)
-    else:
-        totals = _token_logprobs(model, prompt_token_ids(tokenizer, prompt), ids, max(1, label_batch_size),
-                                 max_cache_tokens)
+    totals = score_fields(model, tokenizer, {"": prompt}, {"": labels}, eos=eos, label_batch_size=label_batch_size,
+                          max_cache_tokens=max_cache_tokens)[""]
     if length_normalize:
-        totals = [t / len(i) for t, i in zip(totals, ids, strict=True)]
-    return dict(zip(labels, totals, strict=True))
+        ids = label_token_ids(tokenizer, labels, eos)
+        totals = {k: t / len(i) for (k, t), i in zip(totals.items(), ids, strict=True)}
+    return totals
 
 
 def score_prompts(model: Any, tokenizer: Any, prompts: Sequence[str], labels: Sequence[str],
@@ -359,7 +385,7 @@ def _pool(chunk_logps: list[dict[str, float]], combine: str) -> dict[str, float]
 
 def classify_fields(model: Any, tokenizer: Any, text: str, field_names: Sequence[str], *,
                     max_prompt_tokens: int = 1024, overlap_chars: int = 200, combine: Literal["mean", "max"] = "mean",
-                    length_normalize: bool = False, label_batch_size: int = 8,
+                    length_normalize: bool = False, label_batch_size: int | None = None,
                     stats: Any = None) -> dict[str, FieldScores]:
     """Score every label of each field in ``field_names`` on a whole report, chunked to the prompt budget.
 
@@ -413,7 +439,7 @@ def classify_fields(model: Any, tokenizer: Any, text: str, field_names: Sequence
 
 def classify_text(model: Any, tokenizer: Any, text: str, field_name: str, *, max_prompt_tokens: int = 1024,
                   overlap_chars: int = 200, combine: Literal["mean", "max"] = "mean",
-                  length_normalize: bool = False, label_batch_size: int = 8) -> FieldScores:
+                  length_normalize: bool = False, label_batch_size: int | None = None) -> FieldScores:
     """Score every label of one field on a whole report (:func:`classify_fields` with one field).
 
     Raises:

@@ -47,3 +47,23 @@ def test_heads_linear_and_out_of_fold_shapes():
     oof = out_of_fold(x, y, folds=3)
     assert oof.shape == (60, 2)
     assert (np.array(head.classes)[oof.argmax(1)] == np.array(y)).mean() > 0.8
+
+
+def test_knn_votes_out_of_fold_never_see_the_row_itself():
+    from scipy.sparse import csr_matrix
+
+    from cancerllm.classify.heads import knn_votes, knn_votes_out_of_fold
+
+    # Orthogonal rows: each row's only similar training row is itself. In sample it votes for its own label; out of
+    # fold it has no similar neighbour and votes for nothing.
+    x = csr_matrix(np.eye(12))
+    y = ["T1", "T2", "T3"] * 4
+    inside = knn_votes(x, x, y, k=1)
+    assert np.allclose(inside[:, :3], np.eye(3)[[0, 1, 2] * 4]) and np.allclose(inside[:, 3], 1.0)
+    oof = knn_votes_out_of_fold(x, y, k=3, folds=3)
+    assert oof.shape == (12, 4) and np.allclose(oof, 0.0)
+    # Two clusters: out of fold every row is voted into its own cluster's label by the other rows of the cluster.
+    rng = np.random.default_rng(0)
+    pts = np.vstack([np.eye(3)[[0] * 10], np.eye(3)[[1] * 10]]) + rng.uniform(0, 0.1, (20, 3))
+    got = knn_votes_out_of_fold(csr_matrix(pts), ["T1"] * 10 + ["T2"] * 10, k=3, folds=5)
+    assert got[:, :2].argmax(1).tolist() == [0] * 10 + [1] * 10 and (got[:, 2] > 0.9).all()

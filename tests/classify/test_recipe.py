@@ -289,3 +289,26 @@ def test_ordinal_columns_are_the_cumulative_probabilities_and_keep_distributions
     assert np.array_equal(old.distributions([n.id for n in test], [n.text for n in test])["t_stage"][1],
                           dists[False]["t_stage"][1])
     assert any("ordinal" in msg for msg in ClassifyConfig(ordinal=["m_stage"]).validate())
+
+
+def test_knn_adds_vote_columns_to_the_listed_stage_heads_only(synth_files):
+    from cancerllm.classify.recipe import Model
+    from cancerllm.data.io import read_notes
+    from cancerllm.evaluate.scorer import gold_labels
+
+    _, files = synth_files
+    train, test = read_notes(files["train"]), read_notes(files["test"])
+    gold = [gold_labels(n) for n in train]
+    widths, dists = {}, {}
+    for knn in ([], ["t_stage"]):
+        model = Model(ClassifyConfig(labels=["t_stage", "n_stage", "cancer_type"], knn=knn, folds=3, trees=20))
+        model.fit([n.id for n in train], [n.text for n in train], gold)
+        widths[bool(knn)] = {k: h.model.n_features_in_ for k, h in model.stack_heads.items()}
+        dists[bool(knn)] = model.distributions([n.id for n in test], [n.text for n in test])
+    k = len(dists[True]["t_stage"][0])
+    assert widths[True]["t_stage"] == widths[False]["t_stage"] + k + 1  # a vote per class and the mean similarity
+    assert widths[True]["n_stage"] == widths[False]["n_stage"]
+    assert np.allclose(dists[True]["t_stage"][1].sum(1), 1.0)
+    assert np.array_equal(dists[True]["n_stage"][1], dists[False]["n_stage"][1])
+    problems = ClassifyConfig(knn=["cancer_type"]).validate()
+    assert any("knn: got ['cancer_type']" in p and "t_stage" in p for p in problems)

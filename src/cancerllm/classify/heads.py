@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Head", "expected_calibration_error", "fit_linear", "fit_stacked", "fit_temperature",
-           "reliability_bins"]
+__all__ = ["Head", "expected_calibration_error", "fit_linear", "fit_stacked", "fit_temperature", "knn_votes",
+           "knn_votes_out_of_fold", "reliability_bins"]
 
 
 @dataclass
@@ -74,6 +74,49 @@ def out_of_fold(x: Any, y: list[str], c: float = 10.0, folds: int = 5, seed: int
     clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced", random_state=seed)
     return cross_val_predict(clf, x, y, cv=StratifiedKFold(k, shuffle=True, random_state=seed),
                              method="predict_proba")
+
+
+def knn_votes(x: Any, train_x: Any, train_y: list[str], k: int = 15) -> np.ndarray:
+    """Similarity-weighted class votes of each row's ``k`` most similar training rows (cosine over L2-normalised
+    rows), columns in sorted class order like :func:`fit_linear`'s, plus the mean similarity of those neighbours.
+
+    Example:
+        >>> from scipy.sparse import csr_matrix
+        >>> tr = csr_matrix(np.array([[1.0, 0], [0.9, 0.1], [0, 1.0]]))
+        >>> knn_votes(csr_matrix(np.array([[1.0, 0]])), tr, ["T1", "T1", "T2"], k=2).round(2).tolist()
+        [[1.0, 0.0, 1.0]]
+    """
+    from sklearn.preprocessing import normalize
+
+    classes = sorted(set(train_y))
+    y_idx = np.array([classes.index(v) for v in train_y])
+    sims = np.asarray((normalize(x) @ normalize(train_x).T).todense()) if hasattr(x, "tocsr") else \
+        normalize(x) @ normalize(train_x).T
+    k = min(k, sims.shape[1])
+    top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    w = np.clip(np.take_along_axis(sims, top, 1), 0, None)
+    votes = np.zeros((x.shape[0], len(classes)))
+    for c in range(len(classes)):
+        votes[:, c] = (w * (y_idx[top] == c)).sum(1)
+    votes /= np.maximum(votes.sum(1, keepdims=True), 1e-12)
+    return np.hstack([votes, w.mean(1, keepdims=True)])
+
+
+def knn_votes_out_of_fold(x: Any, y: list[str], k: int = 15, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """:func:`knn_votes` of each training row from the other folds only (the folds :func:`out_of_fold` uses)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    counts = np.unique(y, return_counts=True)[1]
+    n_folds = int(max(2, min(folds, counts.min())))
+    classes = sorted(set(y))
+    out = np.zeros((x.shape[0], len(classes) + 1))
+    for tr, te in StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y):
+        part = knn_votes(x[te], x[tr], [y[i] for i in tr], k)
+        present = sorted({y[i] for i in tr})
+        for j, c in enumerate(present):  # a class absent from the other folds keeps 0 votes
+            out[te, classes.index(c)] = part[:, j]
+        out[te, -1] = part[:, -1]
+    return out
 
 
 def fit_stacked(dense: np.ndarray, y: list[str], seed: int = 0, max_iter: int = 100, learning_rate: float = 0.05,

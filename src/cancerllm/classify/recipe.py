@@ -111,6 +111,12 @@ class ClassifyConfig:
     probabilities P(T > T1), P(T > T2), P(T > T3) as columns: one tree split can then separate "T3 or worse" from the
     rest, which over the per-class columns takes several. Kept on 5-fold CV over TCGA train+dev (no extra fit): every
     stage axis moved by 0 to +0.006 macro-F1 (hard T 0.625 -> 0.628, hard N 0.640 -> 0.646); [] = without."""
+    knn: list[str] = field(default_factory=list)
+    """Stage labels whose stacked head also gets the similarity-weighted label votes of the ``knn_k`` most similar
+    training reports (cosine over the linear head's TF-IDF features; out of fold for the training rows), the
+    "nearest labelled report" prior of retrieval (:func:`cancerllm.classify.heads.knn_votes`)."""
+    knn_k: int = 15
+    """Neighbours per report for ``knn``."""
     lm: LMArgs = field(default_factory=LMArgs)
     c: float = 10.0
     """Inverse L2 strength of the logistic heads (10 was best of 1/10/100 on TCGA dev)."""
@@ -135,6 +141,11 @@ class ClassifyConfig:
         badc = [x for x in self.conjoin if x not in STAGE_LABELS]
         if badc:
             p.append(f"conjoin: got {self.conjoin}, expected a subset of {list(STAGE_LABELS)}")
+        badk = [x for x in self.knn if x not in STAGE_LABELS]
+        if badk:
+            p.append(f"knn: got {self.knn}, expected a subset of {list(STAGE_LABELS)}")
+        if self.knn and "lexical" not in self.features:
+            p.append("knn: neighbours are found over the `lexical` features; list `lexical` in features")
         bado = [x for x in self.ordinal if x not in ("t_stage", "n_stage")]
         if bado:
             p.append(f"ordinal: got {self.ordinal}, expected a subset of ['t_stage', 'n_stage']")
@@ -182,6 +193,7 @@ class Model:
         self.stack_heads: dict[str, Any] = {}
         self.type_stack: Any = None  # cancer type over [log TF-IDF probabilities, diagnosis terms]
         self.lm: Any = None  # LMFeatures, attached at run time (not pickled)
+        self.knn_index: dict[str, Any] = {}  # per label with `knn`: (training TF-IDF rows, their labels)
 
     # -- features -----------------------------------------------------------------------------------------
     def _base(self, ids: list[str], texts: list[str]) -> tuple[Any, Any, np.ndarray]:
@@ -283,6 +295,12 @@ class Model:
             self.lex_heads[label] = fit_linear(stage_x[label][rows], y, c=self.cfg.c, seed=self.cfg.seed)
             oof = out_of_fold(stage_x[label][rows], y, c=self.cfg.c, folds=self.cfg.folds, seed=self.cfg.seed)
             oof = self._with_ordinal(label, oof)
+            if label in getattr(self.cfg, "knn", ()):
+                from cancerllm.classify.heads import knn_votes_out_of_fold
+
+                self.knn_index[label] = (x[rows], y)
+                oof = np.hstack([oof, knn_votes_out_of_fold(x[rows], y, self.cfg.knn_k, self.cfg.folds,
+                                                            self.cfg.seed)])
             self.stack_heads[label] = fit_stacked(self._stack(oof, type_p[rows], meas[rows]), y,
                                                   seed=self.cfg.seed, max_iter=self.cfg.trees,
                                                   max_leaf_nodes=self.cfg.leaves)
@@ -309,6 +327,10 @@ class Model:
         stage_x = self._stage_matrices(x, type_p)
         for label, head in self.stack_heads.items():
             lex_p = self._with_ordinal(label, self.lex_heads[label].raw_proba(stage_x[label]))
+            if label in getattr(self, "knn_index", {}):
+                from cancerllm.classify.heads import knn_votes
+
+                lex_p = np.hstack([lex_p, knn_votes(x, *self.knn_index[label], self.cfg.knn_k)])
             out[label] = (head.classes, head.proba(self._stack(lex_p, type_p, meas)))
         return out
 

@@ -206,7 +206,8 @@ def test_scoring_fields_share_one_prefill_of_the_report_and_equal_one_field_at_a
     calls = _record_forwards(tiny_model)
     tails = [ids[f][common:] for f in STAGES]
     assert len({len(t) for t in tails}) > 1  # tails of different lengths: the label forward must mask the pads
-    shared = score_fields(tiny_model, tiny_tokenizer, prompts, {f: _verbal(f) for f in STAGES})
+    room = 10 * (common + max(len(t) for t in tails))  # a cache budget that holds all 10 label rows
+    shared = score_fields(tiny_model, tiny_tokenizer, prompts, {f: _verbal(f) for f in STAGES}, max_cache_tokens=room)
     tiny_model._forward_pre_hooks.clear()
     # Three forwards whatever the number of fields: the shared prefix (the report is read once), every field's tail
     # (right-padded rows), and every label of every field (4 + 4 + 2 rows).

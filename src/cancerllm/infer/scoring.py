@@ -400,7 +400,7 @@ def _pool(chunk_logps: list[dict[str, float]], combine: str) -> dict[str, float]
 def classify_fields(model: Any, tokenizer: Any, text: str, field_names: Sequence[str], *,
                     max_prompt_tokens: int = 1024, overlap_chars: int = 200, combine: Literal["mean", "max"] = "mean",
                     length_normalize: bool = False, label_batch_size: int | None = None,
-                    stats: Any = None) -> dict[str, FieldScores]:
+                    max_cache_tokens: int | None = None, stats: Any = None) -> dict[str, FieldScores]:
     """Score every label of each field in ``field_names`` on a whole report, chunked to the prompt budget.
 
     Each chunk is prefilled once for all the fields (:func:`score_fields`); chunk distributions are pooled per
@@ -414,6 +414,7 @@ def classify_fields(model: Any, tokenizer: Any, text: str, field_names: Sequence
         field_names: keys of :data:`FIELDS` (distinct).
         max_prompt_tokens: budget of one prompt, template and lead included (as ``generate.max_prompt_tokens``); the
             chunk size is set by the field with the longest question, so every field reads the same chunks.
+        label_batch_size, max_cache_tokens: as :func:`score_fields` (memory of the label forwards).
         stats: an ``infer.generate.GenerationStats`` counting the prompt tokens prefilled.
     Raises:
         ConfigError: unknown or repeated field, unknown ``combine``, or a budget that leaves under 32 tokens for the
@@ -437,7 +438,8 @@ def classify_fields(model: Any, tokenizer: Any, text: str, field_names: Sequence
     chunk_logps: dict[str, list[dict[str, float]]] = {spec.name: [] for spec in specs}
     for chunk in chunk_text(text, budget, token_counter(tokenizer), overlap_chars):
         raw = score_fields(model, tokenizer, {s.name: field_prompt(s, chunk.text, tokenizer) for s in specs},
-                           verbal, label_batch_size=label_batch_size, stats=stats)
+                           verbal, label_batch_size=label_batch_size, max_cache_tokens=max_cache_tokens,
+                           stats=stats)
         for spec in specs:
             scores = {k: v / n for (k, v), n in zip(raw[spec.name].items(), n_tokens[spec.name], strict=True)}
             # Normalised per chunk, so pooling compares distributions, not raw likelihoods of different chunk lengths.

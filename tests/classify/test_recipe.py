@@ -312,3 +312,47 @@ def test_knn_adds_vote_columns_to_the_listed_stage_heads_only(synth_files):
     assert np.array_equal(dists[True]["n_stage"][1], dists[False]["n_stage"][1])
     problems = ClassifyConfig(knn=["cancer_type"]).validate()
     assert any("knn: got ['cancer_type']" in p and "t_stage" in p for p in problems)
+
+
+def test_invasion_block_goes_to_the_listed_stage_heads_only(synth_files):
+    from cancerllm.classify.features import invasion_sentences
+    from cancerllm.classify.recipe import Model
+    from cancerllm.data.io import read_notes
+    from cancerllm.evaluate.scorer import gold_labels
+
+    _, files = synth_files
+    train, test = read_notes(files["train"]), read_notes(files["test"])
+    gold = [gold_labels(n) for n in train]
+    assert sum(bool(invasion_sentences(n.text)) for n in train) > 0  # the synthetic reports say how far they reach
+    widths, dists = {}, {}
+    for invasion in ([], ["t_stage"]):
+        model = Model(ClassifyConfig(labels=["t_stage", "n_stage", "cancer_type"], invasion=invasion, folds=3,
+                                     trees=20))
+        model.fit([n.id for n in train], [n.text for n in train], gold)
+        widths[bool(invasion)] = {k: h.model.n_features_in_ for k, h in model.lex_heads.items()}
+        dists[bool(invasion)] = model.distributions([n.id for n in test], [n.text for n in test])
+    assert widths[True]["t_stage"] == widths[False]["t_stage"] + len(model.invasion.vec.vocabulary_)
+    assert widths[True]["n_stage"] == widths[False]["n_stage"]
+    assert np.array_equal(dists[True]["n_stage"][1], dists[False]["n_stage"][1])
+    assert np.allclose(dists[True]["t_stage"][1].sum(1), 1.0)
+    assert not np.allclose(dists[True]["t_stage"][1], dists[False]["t_stage"][1])
+    assert any("invasion: got ['grade']" in p for p in ClassifyConfig(invasion=["grade"]).validate())
+
+
+def test_invasion_sentences_keep_extension_and_negation_and_drop_the_rest():
+    from cancerllm.classify.features import invasion_sentences
+
+    text = ("Invasive ductal carcinoma, 2.1 cm. No extraprostatic extension.\nTumor invades through the muscularis "
+            "propria into pericolonic fat; margins negative. Lymph nodes: 0/12.")
+    # "Invasive ductal carcinoma" names a histology, not an extent: not an invasion sentence.
+    assert invasion_sentences(text).split(" | ") == [
+        "No extraprostatic extension", "Tumor invades through the muscularis propria into pericolonic fat"]
+
+
+def test_invasion_block_is_empty_when_training_reports_never_say_how_far_the_tumour_reaches():
+    from cancerllm.classify.features import Invasion
+
+    inv = Invasion().fit(["Carcinoma, 2 cm.", "Adenocarcinoma, grade 2.", "Tumor invades the pleura."])
+    assert inv.empty and inv.transform(["Tumor invades the pleura."]).shape == (1, 0)
+    inv = Invasion().fit(["Tumor invades the pleura.", "Tumor invades the chest wall.", "No invasion of the pleura."])
+    assert not inv.empty and inv.transform(["Tumor invades the pleura."]).nnz > 0

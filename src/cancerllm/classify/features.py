@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ import numpy as np
 
 from cancerllm.classify.measures import find_measures, measure_vector
 
-__all__ = ["CONJOINED_DIM", "LMFeatures", "Lexical", "conjoined", "measure_matrix"]
+__all__ = ["CONJOINED_DIM", "Invasion", "LMFeatures", "Lexical", "conjoined", "invasion_sentences",
+           "measure_matrix"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,51 @@ class Lexical:
     def transform_opening(self, texts: list[str]) -> Any:
         """The report-opening block alone (first ``head_chars`` characters)."""
         return self.head.transform([t[: self.head_chars] for t in texts])
+
+
+# A sentence about how far the tumour reaches: where AJCC T3/T4 are decided ("invades the visceral pleura", "tumor
+# extends through the muscularis propria into pericolonic fat", "skin ulceration present", "no extraprostatic
+# extension").
+_INVASION = re.compile(r"\b(?:invad|invasion|infiltrat|extend|extension|extens|involv|penetrat|perforat|through|"
+                       r"beyond|abut|adher|ulcerat|breach|reach)\w*", re.IGNORECASE)
+_SENTENCE = re.compile(r"[^.;\n]+")
+
+
+def invasion_sentences(text: str) -> str:
+    """The report's sentences that say how far the tumour reaches, joined (empty when none).
+
+    Example:
+        >>> invasion_sentences("Tumor size 2 cm. Tumor invades the visceral pleura; margins free.")
+        'Tumor invades the visceral pleura'
+    """
+    return " | ".join(m.group(0).strip() for m in _SENTENCE.finditer(text) if _INVASION.search(m.group(0)))
+
+
+class Invasion:
+    """Word 1-3-gram TF-IDF over :func:`invasion_sentences` only: the extension words, negations included ("no
+    extraprostatic extension"), without the rest of the report diluting them."""
+
+    def __init__(self, min_df: int = 2):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.vec = TfidfVectorizer(ngram_range=(1, 3), min_df=min_df, max_df=0.95, sublinear_tf=True,
+                                   max_features=100_000, dtype=np.float32)
+
+    def fit(self, texts: list[str]) -> Invasion:
+        """Fit on the training texts; when they hold no invasion wording a block of width 0 is learnt."""
+        self.empty = False
+        try:
+            self.vec.fit([invasion_sentences(t) for t in texts])
+        except ValueError:  # sklearn: empty vocabulary, or no term in min_df documents
+            self.empty = True
+        return self
+
+    def transform(self, texts: list[str]) -> Any:
+        from scipy.sparse import csr_matrix
+
+        if self.empty:
+            return csr_matrix((len(texts), 0), dtype=np.float32)
+        return self.vec.transform([invasion_sentences(t) for t in texts])
 
 
 CONJOINED_DIM = 1 << 18

@@ -111,6 +111,12 @@ class ClassifyConfig:
     probabilities P(T > T1), P(T > T2), P(T > T3) as columns: one tree split can then separate "T3 or worse" from the
     rest, which over the per-class columns takes several. Kept on 5-fold CV over TCGA train+dev (no extra fit): every
     stage axis moved by 0 to +0.006 macro-F1 (hard T 0.625 -> 0.628, hard N 0.640 -> 0.646); [] = without."""
+    invasion: list[str] = field(default_factory=lambda: ["t_stage"])
+    """Stage labels whose linear head also gets a word 1-3-gram TF-IDF over the report's invasion sentences only
+    (:class:`cancerllm.classify.features.Invasion`: "tumor invades the visceral pleura", "no extraprostatic
+    extension"), the words AJCC T categories are defined by, without the rest of the report diluting them. Kept for
+    T on 5-fold CV over TCGA train+dev: hard T 0.628 -> 0.648, T 0.823 -> 0.824; given to every stage head it also
+    moved N 0.857 -> 0.846 and M 0.733 -> 0.737, so N and M go without (each head is fitted alone)."""
     knn: list[str] = field(default_factory=list)
     """Stage labels whose stacked head also gets the similarity-weighted label votes of the ``knn_k`` most similar
     training reports (cosine over the linear head's TF-IDF features; out of fold for the training rows), the
@@ -141,6 +147,9 @@ class ClassifyConfig:
         badc = [x for x in self.conjoin if x not in STAGE_LABELS]
         if badc:
             p.append(f"conjoin: got {self.conjoin}, expected a subset of {list(STAGE_LABELS)}")
+        badi = [x for x in self.invasion if x not in STAGE_LABELS]
+        if badi:
+            p.append(f"invasion: got {self.invasion}, expected a subset of {list(STAGE_LABELS)}")
         badk = [x for x in self.knn if x not in STAGE_LABELS]
         if badk:
             p.append(f"knn: got {self.knn}, expected a subset of {list(STAGE_LABELS)}")
@@ -250,14 +259,22 @@ class Model:
             blocks.append(np.array(rules, dtype=np.float32).reshape(len(types), 2 + by_rule))
         return np.hstack(blocks).astype(np.float32)
 
-    def _stage_matrices(self, x: Any, type_p: np.ndarray) -> dict[str, Any]:
-        """Each stage label's linear-head matrix: ``x``, or ``x`` conjoined with the most likely cancer type (built
-        once, shared by the labels listed in ``conjoin``)."""
+    def _stage_matrices(self, x: Any, type_p: np.ndarray, texts: list[str]) -> dict[str, Any]:
+        """Each stage label's linear-head matrix: ``x``, conjoined with the most likely cancer type for the labels in
+        ``conjoin`` (built once, shared), and beside the invasion-sentence block for the labels in ``invasion``."""
+        from scipy.sparse import hstack
+
         from cancerllm.classify.features import conjoined
 
-        conjoin = getattr(self.cfg, "conjoin", ())  # a model saved before `conjoin` existed has none
+        conjoin = getattr(self.cfg, "conjoin", ())  # models saved before these options existed have neither
+        invasion = getattr(self.cfg, "invasion", ())
         xc = conjoined(x, type_p.argmax(1)) if conjoin else None
-        return {label: xc if label in conjoin else x for label in STAGE_LABELS}
+        inv = self.invasion.transform(texts) if invasion else None
+        out = {}
+        for label in STAGE_LABELS:
+            m = xc if label in conjoin else x
+            out[label] = hstack([m, inv]).tocsr() if label in invasion else m
+        return out
 
     # -- fit ----------------------------------------------------------------------------------------------
     def fit(self, ids: list[str], texts: list[str], gold: list[dict[str, str | None]]) -> None:
@@ -266,6 +283,10 @@ class Model:
 
         if "lexical" in self.cfg.features:
             self.lexical = Lexical().fit(texts)
+        if getattr(self.cfg, "invasion", ()):
+            from cancerllm.classify.features import Invasion
+
+            self.invasion = Invasion().fit(texts)
         if "lm" in self.cfg.features:
             emb = self.lm.transform(ids, texts)
             self.lm_mean, self.lm_std = emb.mean(0), emb.std(0) + 1e-6
@@ -285,7 +306,7 @@ class Model:
             # reports; "chromophobe" in the opening then outweighs a KIRC-leaning bag of words.
             self.type_stack = fit_linear(_type_stack_features(type_p[type_rows], [texts[i] for i in type_rows]),
                                          type_y, c=self.cfg.type_c, seed=self.cfg.seed)
-        stage_x = self._stage_matrices(x, type_p)
+        stage_x = self._stage_matrices(x, type_p, texts)
         for label in (lab for lab in self.cfg.labels if lab in STAGE_LABELS):
             rows = [i for i in range(n) if gold[i].get(label)]
             y = [gold[i][label] for i in rows]
@@ -324,7 +345,7 @@ class Model:
                                       self.type_stack.proba(_type_stack_features(type_p, texts)))
             else:
                 out["cancer_type"] = (self.type_head.classes, self.type_head.proba(xt))
-        stage_x = self._stage_matrices(x, type_p)
+        stage_x = self._stage_matrices(x, type_p, texts)
         for label, head in self.stack_heads.items():
             lex_p = self._with_ordinal(label, self.lex_heads[label].raw_proba(stage_x[label]))
             if label in getattr(self, "knn_index", {}):

@@ -64,16 +64,21 @@ def fit_linear(x: Any, y: list[str], c: float = 10.0, seed: int = 0) -> Head:
     return Head(classes=[str(k) for k in clf.classes_], model=clf, meta={"kind": "logreg", "C": c})
 
 
+def _folds(y: list[str], folds: int, seed: int) -> Any:
+    """The stratified folds every out-of-fold feature uses (a class with 3 examples allows at most 3 folds)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    counts = np.unique(y, return_counts=True)[1]
+    return StratifiedKFold(int(max(2, min(folds, counts.min()))), shuffle=True, random_state=seed)
+
+
 def out_of_fold(x: Any, y: list[str], c: float = 10.0, folds: int = 5, seed: int = 0) -> np.ndarray:
     """Out-of-fold probabilities of :func:`fit_linear` (so a stacked head never sees in-sample confidences)."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import cross_val_predict
 
-    counts = np.unique(y, return_counts=True)[1]
-    k = int(max(2, min(folds, counts.min())))  # a class with 3 examples allows at most 3 folds
     clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced", random_state=seed)
-    return cross_val_predict(clf, x, y, cv=StratifiedKFold(k, shuffle=True, random_state=seed),
-                             method="predict_proba")
+    return cross_val_predict(clf, x, y, cv=_folds(y, folds, seed), method="predict_proba")
 
 
 def knn_votes(x: Any, train_x: Any, train_y: list[str], k: int = 15) -> np.ndarray:
@@ -90,8 +95,8 @@ def knn_votes(x: Any, train_x: Any, train_y: list[str], k: int = 15) -> np.ndarr
 
     classes = sorted(set(train_y))
     y_idx = np.array([classes.index(v) for v in train_y])
-    sims = np.asarray((normalize(x) @ normalize(train_x).T).todense()) if hasattr(x, "tocsr") else \
-        normalize(x) @ normalize(train_x).T
+    sims = normalize(x) @ normalize(train_x).T
+    sims = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
     k = min(k, sims.shape[1])
     top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
     w = np.clip(np.take_along_axis(sims, top, 1), 0, None)
@@ -104,13 +109,9 @@ def knn_votes(x: Any, train_x: Any, train_y: list[str], k: int = 15) -> np.ndarr
 
 def knn_votes_out_of_fold(x: Any, y: list[str], k: int = 15, folds: int = 5, seed: int = 0) -> np.ndarray:
     """:func:`knn_votes` of each training row from the other folds only (the folds :func:`out_of_fold` uses)."""
-    from sklearn.model_selection import StratifiedKFold
-
-    counts = np.unique(y, return_counts=True)[1]
-    n_folds = int(max(2, min(folds, counts.min())))
     classes = sorted(set(y))
     out = np.zeros((x.shape[0], len(classes) + 1))
-    for tr, te in StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y):
+    for tr, te in _folds(y, folds, seed).split(np.zeros(len(y)), y):
         part = knn_votes(x[te], x[tr], [y[i] for i in tr], k)
         present = sorted({y[i] for i in tr})
         for j, c in enumerate(present):  # a class absent from the other folds keeps 0 votes

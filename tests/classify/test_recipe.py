@@ -356,3 +356,30 @@ def test_invasion_block_is_empty_when_training_reports_never_say_how_far_the_tum
     assert inv.empty and inv.transform(["Tumor invades the pleura."]).shape == (1, 0)
     inv = Invasion().fit(["Tumor invades the pleura.", "Tumor invades the chest wall.", "No invasion of the pleura."])
     assert not inv.empty and inv.transform(["Tumor invades the pleura."]).nnz > 0
+
+
+def test_refit_teaches_the_heads_the_dev_reports_and_keeps_the_dev_temperatures(synth_files, tmp_path):
+    # Dev is the only place PRAD reports are labelled: only a model refitted on train + dev can name the class.
+    import joblib
+
+    _, files = synth_files
+    notes = _records(files["train"]) + _records(files["dev"])
+    train = [r for r in notes[:300] if r["cancer_type"] != "PRAD"]
+    dev = notes[300:] + [r for r in notes[:300] if r["cancer_type"] == "PRAD"]
+    assert any(r["cancer_type"] == "PRAD" for r in dev)
+    paths = {}
+    for name, part in (("train", train), ("dev", dev)):
+        paths[name] = tmp_path / f"{name}.jsonl"
+        paths[name].write_text("".join(json.dumps(r) + "\n" for r in part), encoding="utf-8")
+    models, calibrations = {}, {}
+    for refit in (False, True):
+        out = tmp_path / f"refit_{refit}"
+        run(ClassifyConfig(train=str(paths["train"]), dev=str(paths["dev"]), predict=[str(files["test"])], hard=False,
+                           out=str(out), folds=2, trees=5, labels=["cancer_type"], refit=refit))
+        models[refit] = joblib.load(out / "model.joblib")
+        calibrations[refit] = json.loads((out / "calibration.json").read_text())
+        assert json.loads((out / "meta.json").read_text())["n_train"] == len(train) + (len(dev) if refit else 0)
+    assert "PRAD" not in models[False].type_head.classes
+    assert "PRAD" in models[True].type_head.classes
+    assert models[True].heads()["cancer_type"].temperature == calibrations[False]["cancer_type"]["temperature"]
+    assert calibrations[True]["refit"]["notes"] == len(train) + len(dev)

@@ -74,7 +74,7 @@ class ClassifyConfig:
     train: str = "tcga_path_reports/train.jsonl"
     """Training notes (Note JSONL or raw TCGA JSONL); a relative path not found is looked up in the data root."""
     dev: str = "tcga_path_reports/dev.jsonl"
-    """Dev notes: temperature calibration and every choice; never used to fit the heads."""
+    """Dev notes: temperature calibration and every choice; they fit the heads only with ``refit``."""
     predict: list[str] = field(default_factory=lambda: ["tcga_path_reports/test.jsonl"])
     """Files to label; each writes out/<file stem>.jsonl."""
     hard: bool = True
@@ -134,6 +134,10 @@ class ClassifyConfig:
     """Folds for the out-of-fold probabilities the stacked heads learn from."""
     limit: int | None = None
     """Use a seeded random sample of N training notes (learning curves, smoke runs); null = all."""
+    refit: bool = False
+    """After the temperatures are fitted on dev, fit the heads again on train + dev and keep those temperatures: the
+    labelled dev reports then also teach the heads (the learning curve of the inferred labels is not flat yet). The
+    held-out calibration of every predicted file with gold labels checks the carried-over temperatures."""
     seed: int = 0
 
     def validate(self) -> list[str]:
@@ -493,6 +497,19 @@ def _calibrate(model: Model, dev: list[Any], out: Path) -> dict[str, Any]:
     return report
 
 
+def _refit_with_dev(cfg: ClassifyConfig, model: Model, notes: list[Any], masked: list[str]) -> Model:
+    """A model fitted on ``notes`` (train + dev) carrying ``model``'s dev-fitted temperatures (``refit``)."""
+    from cancerllm.evaluate.scorer import gold_labels
+
+    refitted = Model(cfg)
+    refitted.lm = model.lm
+    refitted.fit([n.id for n in notes], masked, [gold_labels(n) for n in notes])
+    fitted = refitted.heads()
+    for label, head in model.heads().items():
+        fitted[label].temperature = head.temperature
+    return refitted
+
+
 def held_out_calibration(records: list[Any], notes: list[Any]) -> dict[str, Any]:
     """ECE and reliability bins of the *inferred* labels of ``records`` against the notes' gold labels.
 
@@ -640,6 +657,7 @@ def _fit_and_label(cfg: ClassifyConfig, model: Model, train: list[Any], train_ma
 
     from cancerllm.data.io import write_jsonl
     from cancerllm.evaluate.scorer import gold_labels
+    from cancerllm.knowledge.tnm import mask_tnm
     from cancerllm.runtime import write_run_meta
 
     timings: dict[str, float] = {}
@@ -649,6 +667,10 @@ def _fit_and_label(cfg: ClassifyConfig, model: Model, train: list[Any], train_ma
     t = time.perf_counter()
     calibration = _calibrate(model, dev, out)
     timings["calibrate_s"] = time.perf_counter() - t
+    if cfg.refit:
+        model = _refit_with_dev(cfg, model, train + dev, train_masked + [mask_tnm(n.text)[0] for n in dev])
+        timings["refit_s"] = time.perf_counter() - t - timings["calibrate_s"]
+        calibration["refit"] = {"notes": len(train) + len(dev), "temperatures": "fitted on dev before the refit"}
     (out / "calibration.json").write_text(json.dumps(calibration, indent=2), encoding="utf-8")
     joblib.dump(model, out / "model.joblib")
 
@@ -669,7 +691,7 @@ def _fit_and_label(cfg: ClassifyConfig, model: Model, train: list[Any], train_ma
     if model.lm is not None and model.lm.chars_total:  # 0 when every vector came from the cache
         timings["lm_chars_read_share"] = model.lm.chars_seen / max(model.lm.chars_total, 1)
     (out / "timings.json").write_text(json.dumps(timings, indent=2), encoding="utf-8")
-    write_run_meta(out, data_files=data_files, n_train=len(train), n_dev=len(dev))
+    write_run_meta(out, data_files=data_files, n_train=len(train) + (len(dev) if cfg.refit else 0), n_dev=len(dev))
     log.info("classify: wrote %s in %.0f s", ", ".join(written), timings["total_s"])
     return {"out": str(out), "written": written, "timings": timings,
             "calibration": {k: {kk: v.get(kk) for kk in ("n", "temperature", "ece_before", "ece_after")}

@@ -670,7 +670,6 @@ def _fit_and_label(cfg: ClassifyConfig, model: Model, train: list[Any], train_ma
     if cfg.refit:
         model = _refit_with_dev(cfg, model, train + dev, train_masked + [mask_tnm(n.text)[0] for n in dev])
         timings["refit_s"] = time.perf_counter() - t - timings["calibrate_s"]
-        calibration["refit"] = {"notes": len(train) + len(dev), "temperatures": "fitted on dev before the refit"}
     (out / "calibration.json").write_text(json.dumps(calibration, indent=2), encoding="utf-8")
     joblib.dump(model, out / "model.joblib")
 

@@ -75,6 +75,11 @@ def test_measures_size_skips_distances_specimen_and_nodal_deposits(text):
     ("Tumour. sized 2. x 2 x 2 cm found in the lower outer quadrant.", 2.0, "2. x 2 x 2 cm"),
     ("On cut section there is a 1.8 by 1.5. by 1.1 cm firm mass.", 1.8, "1.8 by 1.5. by 1.1 cm"),
     ("Clinical history: female with 4.5 cm right breast mass.", 4.5, "4.5 cm"),
+    ("SIZE OF INVASIVE COMPONENT: Greatest dimension. 2.8 cm. HISTOLOGIC TYPE: ductal.", 2.8, "2.8 cm"),
+    ("A gray-tan firm mass. This mass measures 2.8. x. 2.5 x 2.3 cm and extends to the margin.", 2.8,
+     "2.8. x. 2.5 x 2.3 cm"),
+    ("Multifocality: No. Specimen size: Size of Invasive focus 3.7cm. Additional dimensions: 3.5cm.", 3.7, "3.7cm"),
+    ("Ductal carcinoma measuring up to 4.4 cm.", 4.4, "4.4 cm"),
 ])
 def test_measures_size_read_from_the_wordings_of_real_reports(text, size, span):
     # Wordings of TCGA reports the first size reader missed (no "tumor size" / "measuring" cue, "by", OCR periods).
@@ -89,6 +94,11 @@ def test_measures_size_read_from_the_wordings_of_real_reports(text, size, span):
     ("Representative sections of largest 2.7 cm node (grossly suspicious for tumor).", None),
     ("ONE LYMPH NODE COMPLETELY REPLACED BY METASTATIC CARCINOMA. MEASURING 1.5 CM. Tumor size: 2.7 cm.", 2.7),
     ("SPECIMEN SIZE. Greatest dimensions: 10.5 x 9.5 x 4.5. cm. TUMOR SIZE: Greatest dimension 2.4 cm.", 2.4),
+    # The AJCC definitions a synoptic report prints are bounds, not the tumour's size.
+    ("PRIMARY TUMOR (PT) : [TNM]: Tumor more than 2.0 cm but not more. than 5.0 cm in greatest dimension.", None),
+    ("Primary Tumor (pT): Tumor > 7 cm. Tumor Size: Greatest dimension: 5.5 cm.", 5.5),
+    ("Tumor size: greater than 5.0 cm.", None),
+    ("Greatest dimension. The upper lobe measures 18.5 x 12.5 x 5 cm.", None),
 ])
 def test_measures_size_is_not_a_node_or_the_specimen(text, size):
     assert find_measures(text).size_cm == size

@@ -31,15 +31,18 @@ __all__ = ["EXTENT_NAMES", "EXTENT_T", "EXTENT_TERMS", "MEASURE_NAMES", "Measure
 
 _NUM = r"\d{1,3}(?:[.,]\d{1,2})?"
 # "3.0 x 2.5 x 2.0 cm", "1.8 by 1.5 by 1.1 cm", and the line-break periods of PDF-extracted reports ("2. x 2 x 2 cm").
-_DIMS = rf"(?P<dims>{_NUM}(?:\.?\s*(?:[x×X]|by)\s*{_NUM}){{0,2}})\.?\s*(?P<unit>cm|mm)\b"
+_DIMS = rf"(?P<dims>{_NUM}(?:\.?\s*(?:[x×X]|by)\.?\s*{_NUM}){{0,2}})\.?\s*(?P<unit>cm|mm)\b"
 _TUMOUR = r"(?:tumou?r|carcinoma|mass|lesion|neoplasm|nodule)"
 # Strong cues: the sentence is about the tumour's size. The lazy gap keeps the first size after the cue.
 _STRONG = re.compile(
-    r"(?:tumou?r\s+(?:size|diameters?|dimensions?)|size\s+of\s+(?:the\s+)?(?:invasive\s+)?(?:tumou?r|carcinoma|lesion|mass)|"
+    r"(?:tumou?r\s+(?:size|diameters?|dimensions?)|"
+    r"size\s+of\s+(?:the\s+)?(?:invasive\s+)?(?:tumou?r|carcinoma|lesion|mass|component|focus)|"
     r"greatest\s+(?:dimension|diameter|extent)|maximum\s+(?:dimension|diameter)|largest\s+(?:dimension|diameter)|"
     rf"{_TUMOUR}\.?\s*(?:measures|measuring|measured|sized|was|,|\(|of|is)\s*|"
     r"\bforming\s)"
-    rf"[^.;]{{0,40}}?{_DIMS}", re.IGNORECASE)
+    # An OCR line break may stand between the cue and its number ("Greatest dimension. 2.8 cm"); the gap crosses no
+    # sentence.
+    rf"(?:\.\s+(?=\d))?[^.;]{{0,40}}?{_DIMS}", re.IGNORECASE)
 # Weaker, used only when no strong cue is found: a size followed closely by the tumour word ("a 4.5 cm right breast
 # mass", "a 2.7 x 2.5 x 2.0 cm yellow-tan, somewhat circumscribed mass"). The gap holds no bracket or node word
 # ("the largest 2.7 cm node (grossly suspicious for tumor)", "micrometastatic (1 mm) carcinoma").
@@ -59,8 +62,15 @@ _DISTANCE_AFTER = re.compile(r"^[^.;]{0,12}?\b(?:from|of\s+the\s+inked|to\s+(?:t
 _DISTANCE_BEFORE = re.compile(r"\b(?:margins?|distance|clearance|closest|nearest|from|within|at\s+least)\b[^.;]{0,25}$",
                               re.IGNORECASE)
 # "Specimen size: greatest dimension 26 cm", "focus of DCIS (1 mm)": the specimen or the in-situ part, not the tumour.
-_OTHER_BEFORE = re.compile(r"\b(?:specimen|dcis|in\s+situ)\b[^;]{0,30}$", re.IGNORECASE)
-_SPECIMEN_SIZE = re.compile(r"\bspecimen\s+(?:size|dimensions?|measur\w*)\b[^;]{0,30}$", re.IGNORECASE)
+# A specimen word counts unless the tumour is named after it ("Specimen size: Size of invasive focus 3.7cm", a
+# template's slip).
+_NOT_TUMOUR_GAP = r"(?:(?!tumou?r|carcinoma|invasive|lesion|mass|focus)[^;]){0,30}$"
+_OTHER_BEFORE = re.compile(rf"\b(?:specimen\b{_NOT_TUMOUR_GAP}|(?:dcis|in\s+situ)\b[^;]{{0,30}}$)", re.IGNORECASE)
+_SPECIMEN_SIZE = re.compile(rf"\bspecimen\s+(?:size|dimensions?|measur\w*)\b{_NOT_TUMOUR_GAP}", re.IGNORECASE)
+# A bound, not a measurement: the AJCC definitions synoptic reports print ("Tumor more than 2.0 cm but not more than
+# 5.0 cm in greatest dimension", "Tumor > 7 cm").
+_BOUND_BEFORE = re.compile(r"(?:\b(?:more|greater|less|larger|smaller)\s+than|\bexceed\w*|[<>≤≥])\s*$",
+                           re.IGNORECASE)
 _NODAL_BEFORE = re.compile(r"\b(?:lymph|nodes?|nodal)\b", re.IGNORECASE)
 MEASURE_NAMES = ("log_size_cm", "has_size", "nodes_positive", "nodes_examined", "has_nodes", "node_groups")
 
@@ -127,7 +137,8 @@ def _tumour_sizes(text: str, matches: Any, first: bool = False) -> list[tuple[fl
 
 
 def _not_tumour_size(text: str, start: int, end: int, cue: int | None = None) -> bool:
-    """Whether the size at ``text[start:end]`` is a distance to a margin, a lymph-node deposit or the specimen.
+    """Whether the size at ``text[start:end]`` is a distance to a margin, a lymph-node deposit, the specimen or a bound
+    ("more than 2.0 cm").
 
     ``cue`` is where the phrase that introduced the size starts ("carcinoma. measuring 1.5 cm": at "carcinoma");
     nodal words count in the cue's sentence too, since OCR periods can split one sentence in two.
@@ -137,6 +148,8 @@ def _not_tumour_size(text: str, start: int, end: int, cue: int | None = None) ->
     (True, False)
     """
     if _DISTANCE_AFTER.search(text[end:end + 40]) or _DISTANCE_BEFORE.search(text[max(0, start - 40):start]):
+        return True
+    if _BOUND_BEFORE.search(text[max(0, start - 20):start]):
         return True
     # Nodal or specimen words count only within the size's own sentence (OCR lines end in ". "), or the cue's.
     first = start if cue is None else min(cue, start)

@@ -136,8 +136,9 @@ class ClassifyConfig:
     """Use a seeded random sample of N training notes (learning curves, smoke runs); null = all."""
     refit: bool = False
     """After the temperatures are fitted on dev, fit the heads again on train + dev and keep those temperatures: the
-    labelled dev reports then also teach the heads (the learning curve of the inferred labels is not flat yet). The
-    held-out calibration of every predicted file with gold labels checks the carried-over temperatures."""
+    labelled dev reports then also teach the heads (for small labelled sets). Off: on 5-fold CV over TCGA train+dev,
+    12% fewer training reports per fold left T and hard T unchanged (N -0.008). The held-out calibration of every
+    predicted file with gold labels checks the carried-over temperatures."""
     seed: int = 0
 
     def validate(self) -> list[str]:
@@ -668,8 +669,9 @@ def _fit_and_label(cfg: ClassifyConfig, model: Model, train: list[Any], train_ma
     calibration = _calibrate(model, dev, out)
     timings["calibrate_s"] = time.perf_counter() - t
     if cfg.refit:
+        t = time.perf_counter()
         model = _refit_with_dev(cfg, model, train + dev, train_masked + [mask_tnm(n.text)[0] for n in dev])
-        timings["refit_s"] = time.perf_counter() - t - timings["calibrate_s"]
+        timings["refit_s"] = time.perf_counter() - t
     (out / "calibration.json").write_text(json.dumps(calibration, indent=2), encoding="utf-8")
     joblib.dump(model, out / "model.joblib")
 

@@ -67,3 +67,29 @@ def test_knn_votes_out_of_fold_never_see_the_row_itself():
     pts = np.vstack([np.eye(3)[[0] * 10], np.eye(3)[[1] * 10]]) + rng.uniform(0, 0.1, (20, 3))
     got = knn_votes_out_of_fold(csr_matrix(pts), ["T1"] * 10 + ["T2"] * 10, k=3, folds=5)
     assert got[:, :2].argmax(1).tolist() == [0] * 10 + [1] * 10 and (got[:, 2] > 0.9).all()
+
+
+def test_bagged_stacked_head_averages_differently_seeded_ensembles():
+    import pickle
+
+    from cancerllm.classify.heads import Bag, fit_stacked
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 6)).astype(np.float32)
+    y = np.array(["T1", "T2", "T3"])[(x[:, 0] > 0).astype(int) + (x[:, 1] > 1).astype(int)].tolist()
+    one, bag = fit_stacked(x, y, max_iter=20), fit_stacked(x, y, max_iter=20, bags=3)
+    assert isinstance(bag.model, Bag) and len(bag.model.models) == 3 and bag.meta["bags"] == 3
+    members = [m.predict_proba(x) for m in bag.model.models]
+    assert not np.allclose(members[0], members[1])  # other seeds and column draws: other trees
+    assert np.allclose(bag.raw_proba(x), np.mean(members, axis=0))
+    assert bag.classes == one.classes == ["T1", "T2", "T3"]
+    assert (np.array(bag.classes)[bag.proba(x).argmax(1)] == np.array(y)).mean() > 0.9
+    again = pickle.loads(pickle.dumps(bag))  # saved with the model like any head
+    assert np.allclose(again.raw_proba(x), bag.raw_proba(x))
+
+
+def test_bags_must_be_positive():
+    from cancerllm.classify.recipe import ClassifyConfig
+
+    assert any("bags" in p for p in ClassifyConfig(bags=0).validate())
+    assert not any("bags" in p for p in ClassifyConfig(bags=5).validate())

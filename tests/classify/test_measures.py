@@ -144,3 +144,50 @@ def test_measures_size_is_the_largest_tumour_focus_named(text, span):
     m = find_measures(text)
     assert text[m.size_span[0]:m.size_span[1]] == span
     assert m.size_span[0] == text.index(span)
+
+
+@pytest.mark.parametrize(("text", "size", "span"), [
+    # Fourth pass (wordings of TCGA train reports the reader misread). A template's bound ends the cue, the size
+    # follows it.
+    ("Greatest dimension of largest focus of invasion over 0.1 cm: 8.5 cm. Additional dimensions: 7.4 x 6 cm.",
+     8.5, "8.5 cm"),
+    ("Greatest dimension of largest focus of invasion >1 mm: 21 mm. Histologic Grade: 2.", 2.1, "21 mm"),
+    # The specimen's size behind a parenthetical header, or named after the number.
+    ("Specimen Size (for excisions less than total mastectomy). Greatest dimension: 9.0 cm. Tumor size: 2.2 cm.",
+     2.2, "2.2 cm"),
+    ("Invasive carcinoma is present in 6 of 11 slices of a 12.5 cm specimen. Tumor size: 3.5cm.", 3.5, "3.5cm"),
+    (("A piece of tumor measuring approximately 3.0 x 1.0 cm is submitted to the tissue bank. Invasive carcinoma, "
+      "2.5 cm."), 2.5, "2.5 cm"),
+    # Distances: across an OCR period, or a direction right after the number.
+    ("The lesion is 3.5 cm. from the inferior margin. Tumor size: 1.6 cm.", 1.6, "1.6 cm"),
+    ("The small nodule is 2.2cm inferior to the areolar stitch. Tumor size: 1.8 cm.", 1.8, "1.8 cm"),
+    # A nodal sentence split by a PDF line break after a function word.
+    ("1 OF 1 LYMPH NODES INVOLVED BY. CARCINOMA, 4.0 CM IN GREATEST DIMENSION. TUMOR SIZE: 2.0 CM.", 2.0, "2.0 CM"),
+    # Cues it had no word for: the largest focus, "max. diameter", an OCR period inside "tumor. diameter"; a comma
+    # before "margin" ends the size, not a distance.
+    ("Bifocal invasive ductal carcinoma. The larger focus is 1.1 cm in size and the smaller one 0.8 cm.", 1.1,
+     "1.1 cm"),
+    ("Invasive ductal carcinoma, G III. Largest tumor focus 2.6 cm. A second focus.", 2.6, "2.6 cm"),
+    ("Invasive ductal carcinoma (max. diameter 2.2 cm, now also in some sections).", 2.2, "2.2 cm"),
+    ("No ulceration of the skin (tumor. diameter 3 cm, minimum distance from dorsal resection margin 2.5 cm).", 3.0,
+     "3 cm"),
+    ("Carcinoma with necrosis (tumor diameter 3 cm, margin distances: cranial 0.6 cm, caudal 0.4 cm).", 3.0, "3 cm"),
+    # Not over-reaching: a dimension named by two directions, "mid-portion of", a period before another sentence.
+    ("The tumor is a large destructive lesion measuring 4.0 cm anterior to posterior, 3.1 cm wide.", 4.0, "4.0 cm"),
+    ("Within the mid-portion of kidney is an 11.0 X 9.0 X 6.0 cm, lobulated, well-circumscribed mass.", 11.0,
+     "11.0 X 9.0 X 6.0 cm"),
+    ("Tumor size: 3.5 cm. Distance to nearest margin: 9 cm.", 3.5, "3.5 cm"),
+])
+def test_measures_size_fourth_pass(text, size, span):
+    m = find_measures(text)
+    assert m.size_cm == size
+    assert text[m.size_span[0]:m.size_span[1]] == span
+
+
+@pytest.mark.parametrize("text", [
+    "EXTENT OF EXTRANODAL TUMOR: 6 MM. MAXIMUM DIMENSION OF LARGEST DEPOSIT: 1.8 CM.",
+    "Skin free of tumor. Size of biopsy: 10.5 x 7.7 x 4.0 cm.",  # a sentence ends after "tumor"
+    "Micrometastases in 3 lymph nodes, the largest focus of which measures 5 mm.",
+])
+def test_a_nodal_deposit_or_the_biopsy_is_not_the_tumour(text):
+    assert find_measures(text).size_cm is None

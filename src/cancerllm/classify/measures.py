@@ -35,9 +35,11 @@ _DIMS = rf"(?P<dims>{_NUM}(?:\.?\s*(?:[x×X]|by)\.?\s*{_NUM}){{0,2}})\.?\s*(?P<u
 _TUMOUR = r"(?:tumou?r|carcinoma|mass|lesion|neoplasm|nodule)"
 # Strong cues: the sentence is about the tumour's size. The lazy gap keeps the first size after the cue.
 _STRONG = re.compile(
-    r"(?:tumou?r\s+(?:size|diameters?|dimensions?)|"
+    # "Tumor. size: 5x5 cm" (a PDF line break) but not "free of tumor. Size of biopsy: 10.5 cm"
+    r"(?:tumou?r(?:\s+|\.\s+(?=(?:size|diameters?|dimensions?)\s*[:\d]))(?:size|diameters?|dimensions?)|"
     r"size\s+of\s+(?:the\s+)?(?:invasive\s+)?(?:tumou?r|carcinoma|lesion|mass|component|focus)|"
-    r"greatest\s+(?:dimension|diameter|extent)|maximum\s+(?:dimension|diameter)|largest\s+(?:dimension|diameter)|"
+    r"greatest\s+(?:dimension|diameter|extent)|max(?:imum|\.)\s*(?:dimension|diameter)|largest\s+(?:dimension|diameter)|"
+    r"larg(?:er|est)\s+(?:invasive\s+)?(?:tumou?r\s+focus|focus\s+(?:is|measures|measuring))|"
     rf"{_TUMOUR}\.?\s*(?:measures|measuring|measured|sized|was|,|\(|of|is)\s*|"
     r"\bforming\s)"
     # An OCR line break may stand between the cue and its number ("Greatest dimension. 2.8 cm"); the gap crosses no
@@ -57,21 +59,31 @@ _NODES = [
 ]
 # A size that is a distance ("located 2.0 cm from the posterior margin", "0.6cm from the closest margin", "margin,
 # 1.3 cm") or a nodal deposit ("lymph node ... metastatic carcinoma measuring 1.5 mm") is not the tumour's size.
-_DISTANCE_AFTER = re.compile(r"^[^.;]{0,12}?\b(?:from|of\s+the\s+inked|to\s+(?:the\s+)?\w*\s*margin|away|clearance|margin)",
-                             re.IGNORECASE)
+_DISTANCE_AFTER = re.compile(r"^(?:[^.;,()]{0,12}?\b(?:from|of\s+the\s+inked|to\s+(?:the\s+)?\w*\s*margin|away|clearance|margin)|"
+                             # an OCR period before "from" ("the lesion is 3.5 cm. from the inferior margin"); a
+                             # direction right after the number ("2.2 cm inferior to the areolar stitch")
+                             r"\.\s*(?:from|away)\b|\s*(?:superior|inferior|medial|lateral|anterior|posterior|deep|proximal|"
+                             r"distal)\s+to\s+the\b)", re.IGNORECASE)
 _DISTANCE_BEFORE = re.compile(r"\b(?:margins?|distance|clearance|closest|nearest|from|within|at\s+least)\b[^.;]{0,25}$",
                               re.IGNORECASE)
 # "Specimen size: greatest dimension 26 cm", "focus of DCIS (1 mm)": the specimen or the in-situ part, not the tumour.
 # A specimen word counts unless the tumour is named after it ("Specimen size: Size of invasive focus 3.7cm", a
 # template's slip).
 _NOT_TUMOUR_GAP = r"(?:(?!tumou?r|carcinoma|invasive|lesion|mass|focus)[^;]){0,30}$"
-_OTHER_BEFORE = re.compile(rf"\b(?:specimen\b{_NOT_TUMOUR_GAP}|(?:dcis|in\s+situ)\b[^;]{{0,30}}$)", re.IGNORECASE)
-_SPECIMEN_SIZE = re.compile(rf"\bspecimen\s+(?:size|dimensions?|measur\w*)\b{_NOT_TUMOUR_GAP}", re.IGNORECASE)
+_OTHER_BEFORE = re.compile(rf"\b(?:specimen\b{_NOT_TUMOUR_GAP}|(?:dcis|in\s+situ)\b[^;]{{0,30}}$|"
+                           r"(?<!-)\b(?:piece|portion|fragment|sample)\s+of\b[^.;]{0,40}$)", re.IGNORECASE)
+_SPECIMEN_SIZE = re.compile(rf"\bspecimen\s+(?:size|dimensions?|measur\w*)\b(?:\s*\([^()]{{0,60}}\)\.?)?{_NOT_TUMOUR_GAP}",
+                            re.IGNORECASE)
+# The size names what was received, not the tumour: "a 12.5 cm specimen", "a 5.5 x 4.3 x 3.0 cm portion of tissue".
+_OTHER_AFTER = re.compile(r"^\s*(?:\w+\s+){0,2}?(?:specimen|portion|piece|fragment)\b", re.IGNORECASE)
 # A bound, not a measurement: the AJCC definitions synoptic reports print ("Tumor more than 2.0 cm but not more than
 # 5.0 cm in greatest dimension", "Tumor > 7 cm").
-_BOUND_BEFORE = re.compile(r"(?:\b(?:more|greater|less|larger|smaller)\s+than|\bexceed\w*|[<>≤≥])\s*$",
+_BOUND_BEFORE = re.compile(r"(?:\b(?:more|greater|less|larger|smaller)\s+than|\bexceed\w*|\bover|[<>≤≥])\s*$",
                            re.IGNORECASE)
-_NODAL_BEFORE = re.compile(r"\b(?:lymph|nodes?|nodal)\b", re.IGNORECASE)
+# A period after a function word is a PDF line break, not a sentence end ("lymph nodes involved by. carcinoma").
+_OCR_BREAK = re.compile(r"\b(by|of|with|the|and|or|to|in|into)\.(?=\s)", re.IGNORECASE)
+_AFTER_BOUND = re.compile(rf"[^.;\d]{{0,15}}?{_DIMS}", re.IGNORECASE)  # the size after a bound, same clause
+_NODAL_BEFORE = re.compile(r"\b(?:lymph|nodes?|nodal|deposits?)\b", re.IGNORECASE)
 MEASURE_NAMES = ("log_size_cm", "has_size", "nodes_positive", "nodes_examined", "has_nodes", "node_groups")
 
 
@@ -126,6 +138,13 @@ def _tumour_sizes(text: str, matches: Any, first: bool = False) -> list[tuple[fl
     """(size in cm, span of number and unit) of each cue match that is a tumour size (only the first if ``first``)."""
     out = []
     for m in matches:
+        # A bound ends a template's cue, and the size follows it: "largest focus of invasion over 0.1 cm: 8.5 cm".
+        while _BOUND_BEFORE.search(text[max(0, m.start("dims") - 20):m.start("dims")]):
+            m = _AFTER_BOUND.match(text, m.end("unit"))
+            if m is None:
+                break
+        if m is None:
+            continue
         size = greatest_dimension_cm(m.group("dims"), m.group("unit"))
         if _not_tumour_size(text, m.start("dims"), m.end("unit"), cue=m.start()):
             continue
@@ -149,13 +168,16 @@ def _not_tumour_size(text: str, start: int, end: int, cue: int | None = None) ->
     """
     if _DISTANCE_AFTER.search(text[end:end + 40]) or _DISTANCE_BEFORE.search(text[max(0, start - 40):start]):
         return True
+    if _OTHER_AFTER.search(text[end:end + 30]):
+        return True
     if _BOUND_BEFORE.search(text[max(0, start - 20):start]):
         return True
     # Nodal or specimen words count only within the size's own sentence (OCR lines end in ". "), or the cue's.
     first = start if cue is None else min(cue, start)
-    sentence = re.split(r"\.\s", text[max(0, first - 90):first])[-1] + text[first:start]
+    before = _OCR_BREAK.sub(r"\1 ", text[max(0, first - 90):first])  # "lymph nodes involved by. carcinoma, 4.0 cm"
+    sentence = re.split(r"\.\s", before)[-1] + text[first:start]
     return bool(_NODAL_BEFORE.search(sentence) or _OTHER_BEFORE.search(sentence[-40:])
-                or _SPECIMEN_SIZE.search(text[max(0, start - 40):start]))
+                or _SPECIMEN_SIZE.search(text[max(0, start - 100):start]))
 
 
 def measure_vector(m: Measures) -> list[float]:

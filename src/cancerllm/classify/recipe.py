@@ -130,6 +130,10 @@ class ClassifyConfig:
     """Boosting iterations of the stacked T/N/M heads (100 of 60/100/150/200 was best on TCGA dev)."""
     leaves: int = 15
     """Leaves per tree of the stacked heads (15 of 7/15/31 was best on TCGA dev)."""
+    bags: int = 1
+    """Tree ensembles per stacked head, each seeded differently and drawing half the columns at every split; their
+    probabilities are averaged (1 = one ensemble over every column). Averaging lowers the variance a small change of
+    the features causes in the trees' labels."""
     folds: int = 5
     """Folds for the out-of-fold probabilities the stacked heads learn from."""
     limit: int | None = None
@@ -170,6 +174,7 @@ class ClassifyConfig:
                 p.append(f"features: `{f}` extends the `measures` block; list both")
         p += [f"{name}: got {v}, expected > 0" for name, v in (("c", self.c), ("type_c", self.type_c)) if v <= 0]
         p += at_least("trees", self.trees, 1) + at_least("leaves", self.leaves, 2) + at_least("folds", self.folds, 2)
+        p += at_least("bags", self.bags, 1)
         p += at_least("limit (training notes)", self.limit, 10, optional=True)
         return p + self.lm.validate()
 
@@ -329,7 +334,7 @@ class Model:
                                                             self.cfg.seed)])
             self.stack_heads[label] = fit_stacked(self._stack(oof, type_p[rows], meas[rows]), y,
                                                   seed=self.cfg.seed, max_iter=self.cfg.trees,
-                                                  max_leaf_nodes=self.cfg.leaves)
+                                                  max_leaf_nodes=self.cfg.leaves, bags=getattr(self.cfg, "bags", 1))
 
     def _with_ordinal(self, label: str, lex_p: np.ndarray) -> np.ndarray:
         """``lex_p`` (the linear head's class probabilities, classes sorted: T1 < T2 ...), plus P(class > k) for each

@@ -177,6 +177,8 @@ def test_measures_size_is_the_largest_tumour_focus_named(text, span):
     ("Within the mid-portion of kidney is an 11.0 X 9.0 X 6.0 cm, lobulated, well-circumscribed mass.", 11.0,
      "11.0 X 9.0 X 6.0 cm"),
     ("Tumor size: 3.5 cm. Distance to nearest margin: 9 cm.", 3.5, "3.5 cm"),
+    ("LEFT BREAST LUMP -. PORTION OF BREAST TISSUE WITH TUMOR (3.2 X 3.1 X 3.0 CM.) EXTENDING TO LATERAL MARGIN.", 3.2,
+     "3.2 X 3.1 X 3.0 CM"),  # the portion of tissue the tumour lies in is named first: the size is still the tumour's
 ])
 def test_measures_size_fourth_pass(text, size, span):
     m = find_measures(text)

@@ -71,7 +71,8 @@ _DISTANCE_BEFORE = re.compile(r"\b(?:margins?|distance|clearance|closest|nearest
 # template's slip).
 _NOT_TUMOUR_GAP = r"(?:(?!tumou?r|carcinoma|invasive|lesion|mass|focus)[^;]){0,30}$"
 _OTHER_BEFORE = re.compile(rf"\b(?:specimen\b{_NOT_TUMOUR_GAP}|(?:dcis|in\s+situ)\b[^;]{{0,30}}$|"
-                           r"(?<!-)\b(?:piece|portion|fragment|sample)\s+of\b[^.;]{0,40}$)", re.IGNORECASE)
+                           r"(?<!-)\b(?:piece|portion|fragment|sample)\s+of\s+(?:the\s+)?(?:tumou?r|tissue|carcinoma|neoplasm|"
+                           r"mass|lesion)\b[^.;]{0,30}$)", re.IGNORECASE)
 _SPECIMEN_SIZE = re.compile(rf"\bspecimen\s+(?:size|dimensions?|measur\w*)\b(?:\s*\([^()]{{0,60}}\)\.?)?{_NOT_TUMOUR_GAP}",
                             re.IGNORECASE)
 # The size names what was received, not the tumour: "a 12.5 cm specimen", "a 5.5 x 4.3 x 3.0 cm portion of tissue".

@@ -81,8 +81,15 @@ _OTHER_AFTER = re.compile(r"^\s*(?:\w+\s+){0,2}?(?:specimen|portion|piece|fragme
 # 5.0 cm in greatest dimension", "Tumor > 7 cm").
 _BOUND_BEFORE = re.compile(r"(?:\b(?:more|greater|less|larger|smaller)\s+than|\bexceed\w*|\bover|[<>≤≥])\s*$",
                            re.IGNORECASE)
-# A period after a function word is a PDF line break, not a sentence end ("lymph nodes involved by. carcinoma").
-_OCR_BREAK = re.compile(r"\b(by|of|with|the|and|or|to|in|into)\.(?=\s)", re.IGNORECASE)
+
+
+def _line_breaks(words: str) -> re.Pattern[str]:
+    """Reports extracted from PDFs carry a period at each line break ("lymph nodes involved by. carcinoma"): a period
+    right after one of ``words`` (function words, ``|``-joined) does not end a sentence; ``.sub(r"\\1 ", text)`` joins."""
+    return re.compile(rf"\b({words})\.(?=\s)", re.IGNORECASE)
+
+
+_OCR_BREAK = _line_breaks("by|of|with|the|and|or|to|in|into")  # the size's sentence, for nodal words
 _AFTER_BOUND = re.compile(rf"[^.;\d]{{0,15}}?{_DIMS}", re.IGNORECASE)  # the size after a bound, same clause
 _NODAL_BEFORE = re.compile(r"\b(?:lymph|nodes?|nodal|deposits?)\b", re.IGNORECASE)
 MEASURE_NAMES = ("log_size_cm", "has_size", "nodes_positive", "nodes_examined", "has_nodes", "node_groups")
@@ -139,11 +146,11 @@ def _tumour_sizes(text: str, matches: Any, first: bool = False) -> list[tuple[fl
     """(size in cm, span of number and unit) of each cue match that is a tumour size (only the first if ``first``)."""
     out = []
     for m in matches:
-        # A bound ends a template's cue, and the size follows it: "largest focus of invasion over 0.1 cm: 8.5 cm".
-        while _BOUND_BEFORE.search(text[max(0, m.start("dims") - 20):m.start("dims")]):
+        # A number after "more than" / ">" is a bound, not a size (the AJCC definitions synoptic reports print:
+        # "Tumor more than 2.0 cm but not more than 5.0 cm"). A bound can end a template's cue, with the size right
+        # after it: "largest focus of invasion over 0.1 cm: 8.5 cm".
+        while m is not None and _BOUND_BEFORE.search(text[max(0, m.start("dims") - 20):m.start("dims")]):
             m = _AFTER_BOUND.match(text, m.end("unit"))
-            if m is None:
-                break
         if m is None:
             continue
         size = greatest_dimension_cm(m.group("dims"), m.group("unit"))
@@ -157,8 +164,8 @@ def _tumour_sizes(text: str, matches: Any, first: bool = False) -> list[tuple[fl
 
 
 def _not_tumour_size(text: str, start: int, end: int, cue: int | None = None) -> bool:
-    """Whether the size at ``text[start:end]`` is a distance to a margin, a lymph-node deposit, the specimen or a bound
-    ("more than 2.0 cm").
+    """Whether the size at ``text[start:end]`` is a distance to a margin, a lymph-node deposit or the specimen (a bound,
+    "more than 2.0 cm", is skipped before: :func:`_tumour_sizes`).
 
     ``cue`` is where the phrase that introduced the size starts ("carcinoma. measuring 1.5 cm": at "carcinoma");
     nodal words count in the cue's sentence too, since OCR periods can split one sentence in two.
@@ -170,8 +177,6 @@ def _not_tumour_size(text: str, start: int, end: int, cue: int | None = None) ->
     if _DISTANCE_AFTER.search(text[end:end + 40]) or _DISTANCE_BEFORE.search(text[max(0, start - 40):start]):
         return True
     if _OTHER_AFTER.search(text[end:end + 30]):
-        return True
-    if _BOUND_BEFORE.search(text[max(0, start - 20):start]):
         return True
     # Nodal or specimen words count only within the size's own sentence (OCR lines end in ". "), or the cue's.
     first = start if cue is None else min(cue, start)
@@ -322,9 +327,8 @@ _REACH_BEFORE = re.compile(r"\b(?:invad\w*|invasion|infiltrat\w*|extend\w*|exten
 _REACH_AFTER = re.compile(r"^[\w /()-]{0,30}?:\s*(?:present|identified|yes|positive|involved)\b", re.IGNORECASE)
 _NODAL_AFTER = re.compile(r"^[\w /-]{0,25}?\b(?:lymph|nodes?|station)\b", re.IGNORECASE)  # "mediastinal lymph nodes"
 _FINDING = {"separate_nodules"}  # named only when found ("satellite nodules"); the others are also named when absent
-# Reports extracted from PDFs carry a period at each line break ("There is no. angiolymphatic or visceral pleural
-# invasion"): a period right after a function word does not end the sentence for the cues above.
-_SOFT_STOP = re.compile(r"\b(no|not|of|or|and|with|the|for|to|in|into|without)\.(?=\s)", re.IGNORECASE)
+# "There is no. angiolymphatic or visceral pleural invasion": the negation reaches across the line break.
+_SOFT_STOP = _line_breaks("no|not|of|or|and|with|the|for|to|in|into|without")
 
 
 def reached_terms(text: str) -> dict[str, tuple[int, int]]:

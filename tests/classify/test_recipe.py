@@ -383,3 +383,82 @@ def test_refit_teaches_the_heads_the_dev_reports_and_keeps_the_dev_temperatures(
     assert "PRAD" in models[True].type_head.classes
     assert models[True].heads()["cancer_type"].temperature == calibrations[False]["cancer_type"]["temperature"]
     assert "refit_s" in json.loads((tmp_path / "refit_True" / "timings.json").read_text())
+
+
+def test_terms_select_the_words_that_tell_the_classes_apart_and_read_nothing_else():
+    from cancerllm.classify.features import Terms
+
+    texts = ["tumor invades the serosa", "serosa involved by tumor", "tumor confined to mucosa",
+             "mucosa only, tumor small", "tumor invades the serosa widely", "tumor confined to the mucosa"] * 2
+    y = ["T4", "T4", "T1", "T1", "T4", "T1"] * 2
+    terms = Terms(k=3, min_df=2).fit(texts, y)
+    assert len(terms.names) == 3 and {"serosa", "mucosa"} <= set(terms.names)
+    assert "tumor" not in terms.names  # in every report: tells no class apart
+    x = terms.transform(["The serosa is free; tumor in the mucosa.", "no words of interest"])
+    assert x.shape == (2, 3) and set(np.unique(x)) <= {0.0, 1.0}
+    assert x[0, terms.names.index("serosa")] == 1.0 and x[1].sum() == 0.0
+    # Nothing frequent enough to keep: no columns, and transform still answers with one row per text.
+    empty = Terms(min_df=5).fit(["a b", "c d"], ["T1", "T2"])
+    assert empty.names == [] and empty.transform(["a b"]).shape == (1, 0)
+
+
+def test_terms_go_to_the_listed_stacked_heads_from_the_text_their_label_reads(synth_files):
+    import pickle
+
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from cancerllm.classify.features import invasion_sentences
+    from cancerllm.classify.recipe import Model
+    from cancerllm.data.io import read_notes
+    from cancerllm.evaluate.scorer import gold_labels
+
+    _, files = synth_files
+    train, test = read_notes(files["train"]), read_notes(files["test"])
+    gold = [gold_labels(n) for n in train]
+    widths, dists = {}, {}
+    for terms in ([], ["t_stage", "n_stage"]):
+        model = Model(ClassifyConfig(labels=["t_stage", "n_stage", "m_stage", "cancer_type"], terms=terms,
+                                     terms_k=20, folds=3, trees=20))
+        model.fit([n.id for n in train], [n.text for n in train], gold)
+        widths[bool(terms)] = {k: h.model.n_features_in_ for k, h in model.stack_heads.items()}
+        dists[bool(terms)] = model.distributions([n.id for n in test], [n.text for n in test])
+    t_names, n_names = model.terms["t_stage"].names, model.terms["n_stage"].names
+    assert 0 < len(t_names) <= 20 and 0 < len(n_names) <= 20
+    assert widths[True]["t_stage"] == widths[False]["t_stage"] + len(t_names)
+    assert widths[True]["n_stage"] == widths[False]["n_stage"] + len(n_names)
+    assert widths[True]["m_stage"] == widths[False]["m_stage"] and "m_stage" not in model.terms
+    assert np.array_equal(dists[True]["m_stage"][1], dists[False]["m_stage"][1])
+    assert np.allclose(dists[True]["t_stage"][1].sum(1), 1.0)
+    # T is in `invasion` (the default): its n-grams come from the invasion sentences only; N's from the whole report.
+    grams = CountVectorizer(ngram_range=(1, 3)).build_analyzer()
+    inv_grams = {g for n in train for g in grams(invasion_sentences(n.text))}
+    assert set(t_names) <= inv_grams
+    assert set(n_names) - inv_grams
+    again = pickle.loads(pickle.dumps(model))
+    assert np.array_equal(again.distributions([n.id for n in test], [n.text for n in test])["t_stage"][1],
+                          dists[True]["t_stage"][1])
+    problems = ClassifyConfig(terms=["grade"], terms_k=0).validate()
+    assert any("terms: got ['grade']" in p for p in problems) and any("terms_k" in p for p in problems)
+
+
+def test_reached_terms_are_stack_columns_beside_the_extension_rule(synth_files):
+    from cancerllm.classify.measures import EXTENT_NAMES
+    from cancerllm.classify.recipe import Model
+    from cancerllm.data.io import read_notes
+    from cancerllm.evaluate.scorer import gold_labels
+
+    notes = read_notes(synth_files[1]["train"])[:120]
+    text = "Sigmoid colon: adenocarcinoma invading through the muscularis propria into pericolic fat. 3 cm."
+    rows = {}
+    for feats in (["lexical", "measures"], ["lexical", "measures", "reached"],
+                  ["lexical", "measures", "reached", "extent_rule"]):
+        model = Model(ClassifyConfig(features=feats, folds=2, trees=5))
+        model.fit([n.id for n in notes], [n.text for n in notes], [gold_labels(n) for n in notes])
+        _, _, meas = model._base(["x"], [text])
+        type_p = np.zeros((1, len(model.type_head.classes)))
+        type_p[0, model.type_head.classes.index("COAD") if "COAD" in model.type_head.classes else 0] = 1.0
+        rows[len(feats)] = model._stack(np.zeros((1, 2)), type_p, meas)[0]
+    assert len(rows[3]) == len(rows[2]) + len(EXTENT_NAMES)  # one column per extension term
+    assert rows[3][len(rows[2]) - 2:].sum() >= 2  # muscularis propria and pericolic fat reached (after the 2 rules)
+    assert len(rows[4]) == len(rows[3]) + 1  # the rule reads the same flags: one more column, no second copy
+    assert any("`reached`" in p for p in ClassifyConfig(features=["lexical", "reached"]).validate())

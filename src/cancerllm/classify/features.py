@@ -7,6 +7,7 @@ path already reads.
 
 * :class:`Lexical`: word 1-2-gram and character 3-5-gram TF-IDF (character n-grams absorb OCR noise:
   "carcinorna", "lyrnph"), plus a word block over the report's opening (its final diagnosis).
+* :class:`Terms`: presence of the word n-grams most associated with a label, as columns for the stacked trees.
 * :func:`conjoined`: the same features hashed per cancer type, so a word can weigh differently by organ.
 * :func:`measure_matrix`: tumour size and node counts (:mod:`cancerllm.classify.measures`).
 * :class:`LMFeatures`: mean-pooled hidden states of a causal LM (the embedded SmolLM2 or a training run's
@@ -27,7 +28,7 @@ import numpy as np
 
 from cancerllm.classify.measures import find_measures, measure_vector
 
-__all__ = ["CONJOINED_DIM", "Invasion", "LMFeatures", "Lexical", "conjoined", "invasion_sentences",
+__all__ = ["CONJOINED_DIM", "Invasion", "LMFeatures", "Lexical", "Terms", "conjoined", "invasion_sentences",
            "measure_matrix"]
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,51 @@ class Invasion:
         if self.empty:
             return csr_matrix((len(texts), 0), dtype=np.float32)
         return self.vec.transform([invasion_sentences(t) for t in texts])
+
+
+class Terms:
+    """Presence (0/1) of the ``k`` word 1-3-grams most associated with a label in the training texts (chi-squared),
+    as dense columns for a stacked tree head.
+
+    The linear head reads every n-gram, but only as one weighted sum; given the words themselves, the trees can
+    combine them with the cancer type and the size ("serosa" is T4 in the stomach, "skin" in the breast, a 6 cm
+    size is T3 there and T2 in the lung). Fitted on training texts only; the n-grams kept are :attr:`names`.
+
+    Example:
+        >>> t = Terms(k=2, min_df=1).fit(["invades serosa", "invades serosa", "confined", "confined"],
+        ...                               ["T4", "T4", "T1", "T1"])
+        >>> t.transform(["tumor invades the serosa"]).shape
+        (1, 2)
+    """
+
+    def __init__(self, k: int = 100, min_df: int = 5):
+        self.k, self.min_df = k, min_df
+        self.names: list[str] = []
+
+    def fit(self, texts: list[str], y: list[str]) -> Terms:
+        """Keep the ``k`` n-grams with the largest chi-squared statistic against ``y`` (none when nothing scores)."""
+        from sklearn.feature_extraction.text import CountVectorizer
+        from sklearn.feature_selection import chi2
+
+        vec = CountVectorizer(binary=True, ngram_range=(1, 3), min_df=self.min_df, dtype=np.float32)
+        try:
+            x = vec.fit_transform(texts)
+        except ValueError:  # sklearn: empty vocabulary, or no n-gram in min_df texts
+            return self
+        score = np.nan_to_num(chi2(x, y)[0])  # an n-gram present everywhere scores nan
+        order = [j for j in np.argsort(-score, kind="stable")[: self.k] if score[j] > 0]
+        vocab = vec.get_feature_names_out()
+        self.names = [str(vocab[j]) for j in order]
+        return self
+
+    def transform(self, texts: list[str]) -> np.ndarray:
+        """(n, len(names)) float32 0/1 matrix, columns in :attr:`names` order."""
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        if not self.names:
+            return np.zeros((len(texts), 0), dtype=np.float32)
+        vec = CountVectorizer(binary=True, ngram_range=(1, 3), vocabulary=self.names, dtype=np.float32)
+        return vec.transform(texts).toarray()
 
 
 CONJOINED_DIM = 1 << 18

@@ -443,8 +443,9 @@ def test_terms_go_to_the_listed_stacked_heads_from_the_text_their_label_reads(sy
 
 def test_reached_terms_are_stack_columns_beside_the_extension_rule(synth_files):
     from cancerllm.classify.measures import EXTENT_NAMES
-    from cancerllm.classify.recipe import Model
+    from cancerllm.classify.recipe import Model, predict_notes
     from cancerllm.data.io import read_notes
+    from cancerllm.data.schema import Note
     from cancerllm.evaluate.scorer import gold_labels
 
     notes = read_notes(synth_files[1]["train"])[:120]
@@ -461,4 +462,11 @@ def test_reached_terms_are_stack_columns_beside_the_extension_rule(synth_files):
     assert len(rows[3]) == len(rows[2]) + len(EXTENT_NAMES)  # one column per extension term
     assert rows[3][len(rows[2]) - 2:].sum() >= 2  # muscularis propria and pericolic fat reached (after the 2 rules)
     assert len(rows[4]) == len(rows[3]) + 1  # the rule reads the same flags: one more column, no second copy
+    # The heads read the reached terms, so an inferred label's record shows where the report says them.
+    model = Model(ClassifyConfig(features=["lexical", "measures", "reached"], folds=2, trees=5))
+    model.fit([n.id for n in notes], [n.text for n in notes], [gold_labels(n) for n in notes])
+    src = predict_notes(model, [Note(id="c", text=text)], hard=True)[0].meta["label_sources"]["t_stage"]
+    shown = {s["what"]: s for s in src["support"]}
+    assert {"extension: muscularis propria", "extension: perivisceral fat"} <= set(shown)
+    assert all(text[s["start"]:s["end"]] == s["text"] for s in src["support"])
     assert any("`reached`" in p for p in ClassifyConfig(features=["lexical", "reached"]).validate())

@@ -443,7 +443,7 @@ def _label_records(model: Model, notes: list[Any], texts: list[str], masked: lis
                             "text": text[meas.size_span[0]:meas.size_span[1]]})
         for s, e in meas.node_spans:
             support.append({"what": "lymph nodes", "start": s, "end": e, "text": text[s:e]})
-        if "extent_rule" in model.cfg.features:
+        if {"extent_rule", "reached"} & set(model.cfg.features):  # the heads read them: the record shows where
             from cancerllm.classify.measures import reached_terms
 
             for name, (s, e) in reached_terms(text).items():  # the record's own text: its spans index the note

@@ -143,10 +143,9 @@ class Terms:
 
     def fit(self, texts: list[str], y: list[str]) -> Terms:
         """Keep the ``k`` n-grams with the largest chi-squared statistic against ``y`` (none when nothing scores)."""
-        from sklearn.feature_extraction.text import CountVectorizer
         from sklearn.feature_selection import chi2
 
-        vec = CountVectorizer(binary=True, ngram_range=(1, 3), min_df=self.min_df, dtype=np.float32)
+        vec = self._counter(min_df=self.min_df)
         try:
             x = vec.fit_transform(texts)
         except ValueError:  # sklearn: empty vocabulary, or no n-gram in min_df texts
@@ -159,12 +158,16 @@ class Terms:
 
     def transform(self, texts: list[str]) -> np.ndarray:
         """(n, len(names)) float32 0/1 matrix, columns in :attr:`names` order."""
-        from sklearn.feature_extraction.text import CountVectorizer
-
         if not self.names:
             return np.zeros((len(texts), 0), dtype=np.float32)
-        vec = CountVectorizer(binary=True, ngram_range=(1, 3), vocabulary=self.names, dtype=np.float32)
-        return vec.transform(texts).toarray()
+        return self._counter(vocabulary=self.names).transform(texts).toarray()
+
+    @staticmethod
+    def _counter(**kw: Any) -> Any:
+        """The one n-gram reader of ``fit`` (which chooses) and ``transform`` (which reads the chosen), so they agree."""
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        return CountVectorizer(binary=True, ngram_range=(1, 3), dtype=np.float32, **kw)
 
 
 CONJOINED_DIM = 1 << 18

@@ -10,7 +10,7 @@ import pytest
 from cancerllm.config import ModelArgs, load_config
 from cancerllm.data.io import write_jsonl
 from cancerllm.data.paths import ENV_VAR
-from cancerllm.demo import DemoConfig, _load_data, _predict
+from cancerllm.demo import DemoConfig, _load_data, _predict, _stage_configs
 from cancerllm.errors import ConfigError, ResourceError
 
 
@@ -43,14 +43,34 @@ def test_demo_data_choice_auto_warns_tcga_requires_synth_is_explicit(tmp_path, m
         _load_data(DemoConfig(data="tcga"))
 
 
+def test_demo_trains_both_adapters_without_dropout_and_sft_on_top_of_pretraining(tiny_model_dir, tmp_path):
+    # Each demo example is seen at most once, so dropout regularises nothing and only costs time (a mask per layer).
+    from cancerllm.data.synth import synthesize
+    from cancerllm.train import pretrain, sft
+
+    notes = write_jsonl(synthesize(40, seed=0), tmp_path / "train.jsonl")  # held-out docs >= a block
+    cfg = DemoConfig(model=ModelArgs(path=str(tiny_model_dir), device="cpu", dtype="fp32"), pretrain_steps=1,
+                     sft_steps=1, max_seq_len=640, max_prompt_tokens=480)  # the byte-level tiny tokenizer
+    pt_cfg, sft_cfg = _stage_configs(cfg, tmp_path, notes)
+    pretrain.run(pt_cfg)
+    sft.run(sft_cfg)
+    sft_adapter = json.loads((tmp_path / "sft" / "adapter" / "adapter_config.json").read_text())
+    base_adapter = json.loads((tmp_path / "sft" / "base_adapters" / "0" / "adapter_config.json").read_text())
+    assert sft_adapter["lora_dropout"] == base_adapter["lora_dropout"] == 0.0
+    assert (sft_adapter["r"], sft_adapter["lora_alpha"], base_adapter["r"]) == (64, 16, 8)
+    pt_cfg, sft_cfg = _stage_configs(DemoConfig(lora_dropout=0.1), tmp_path, notes)
+    assert pt_cfg.lora.dropout == sft_cfg.lora.dropout == 0.1
+
+
 def test_demo_config_checks_every_number_before_running():
     with pytest.raises(ConfigError) as err:
         load_config(DemoConfig, overrides=["data=tcga-ish", "n_eval=0", "max_prompt_tokens=500", "sft_lr=0"])
     text = str(err.value)
     assert "data: got 'tcga-ish', expected one of ['auto', 'tcga', 'synth']" in text
     with pytest.raises(ConfigError) as err:
-        load_config(DemoConfig, overrides=["n_eval=0", "max_prompt_tokens=500", "sft_lr=0"])
+        load_config(DemoConfig, overrides=["n_eval=0", "max_prompt_tokens=500", "sft_lr=0", "lora_dropout=1"])
     text = str(err.value)
+    assert "lora_dropout: got 1.0, expected 0 <= lora_dropout < 1" in text
     assert "n_eval: got 0, expected an integer >= 1" in text and "sft_lr: got 0.0, expected > 0" in text
     assert "max_prompt_tokens: got 500, expected < max_seq_len (448)" in text
 

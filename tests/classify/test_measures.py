@@ -130,6 +130,69 @@ def test_extent_rule_reads_how_far_the_tumour_reaches_per_cancer_type():
     assert rule_extent_t("PRAD", [0.0] * len(EXTENT_NAMES)) == 2  # a resected prostate carcinoma is at least T2
 
 
+@pytest.mark.parametrize(("text", "reached"), [
+    # an extension phrase states the reach, whatever words surround it
+    ("Capsule: Established extracapsular extension.", True),
+    ("Extraprostatic extension: Very focal in left posterior mid region.", True),
+    ("- EXTRAPROSTATIC EXTENSIONS ARE PRESENT AT ANTERIOR AND MID BASE", True),
+    ("- EXTENSIVE LYMPHOVASCULAR AND EXTRAPROSTATIC INVOLVEMENT", True),
+    ("Focal extracapsular invasion is present in the left side.", True),
+    ("TUMOR DEMONSTRATES EXTRA-PROSTATIC EXTENSION, UNILATERAL (LEFT SIDE)", True),
+    ("Left rectolateral extraprostatic tumor growth with infiltration of the fatty tissue.", True),
+    ("Extraprostatic (extracapsular) extension is established.", True),
+    # negated, not assessed, an empty synoptic field, a heading alone, a lymph node's capsule
+    ("Extraprostatic extension: Not identified.", False),
+    ("3: EXTRACAPSULAR EXTENSION NOT IDENTIFIED", False),
+    ("Extraprostatic Extension. Not identified. Margins. Negative.", False),
+    ("- NO EXTRACAPSULAR EXTENSION PRESENT", False),
+    ("Extraprostatic extension: cannot be assessed.", False),
+    ("Extraprostatic extension: Seminal vesicle invasion: Margins:", False),
+    ("SYNOPTIC REPORT\nEXTRA-PROSTATIC EXTENSION\nSEMINAL VESICAL INVASION\n", False),
+    ("Metastatic carcinoma in 4 of 7 lymph nodes with extracapsular extension.", False),
+])
+def test_an_extension_phrase_says_the_tumour_reaches_the_structure(text, reached):
+    from cancerllm.classify.measures import reached_terms
+
+    found = reached_terms(text)
+    assert ("extraprostatic" in found) is reached, found
+    if reached:
+        s, e = found["extraprostatic"]
+        assert text[s:e].lower().replace("-", "").startswith(("extraprostatic", "extracapsular"))
+
+
+@pytest.mark.parametrize(("text", "term", "reached"), [
+    # the value of a synoptic extent field is the structure reached; a sub-field's name is not
+    ("Histologic grade: Poorly differentiated. Tumor extent: Serosa (visceral peritoneum). Lymph nodes: 1/7.", "serosa",
+     True),
+    ("Extent of invasion: Muscularis propria. Margins: Not specified.", "muscularis_propria", True),
+    ("Extent of invasion: Perirenal adipose tissue: Does not involve. Gerota's fascia: Does not involve.", "renal_fat",
+     False),
+    ("Macroscopic and Microscopic Extent of Tumor: Skin: Skin is not present.", "skin", False),
+    # vascular invasion in the liver's wordings (T2), not lymphovascular invasion, and its negations
+    ("Microscopic (Small Vessel) Invasion (L): Present", "major_vessel", True),
+    ("Portal vein invasion: yes. Hepatic vein invasion: no.", "major_vessel", True),
+    ("Portal vein invasion: no. Microvessel invasion: Absent.", "major_vessel", False),
+    ("VASCULAR INVASION?: No. Vascular invasion is not. identified.", "major_vessel", False),
+    ("LYMPHATIC/VASCULAR INVASION: PRESENT. LYMPH-VASCULAR INVASION: Present.", "major_vessel", False),
+    ("LYMPH-VASCULAR INVASION: Present.", "lymphovascular", True),
+    ("Hepatocellular carcinoma. Tumor focality: Multiple.", "separate_nodules", True),
+])
+def test_extent_fields_and_vessel_wordings_are_read(text, term, reached):
+    from cancerllm.classify.measures import reached_terms
+
+    assert (term in reached_terms(text)) is reached, reached_terms(text)
+
+
+def test_an_extension_phrase_reads_any_structure_but_not_a_measurement_or_lymphovascular_as_a_vessel():
+    from cancerllm.classify.measures import reached_terms
+
+    found = reached_terms("D. LYMPHOVASCULAR INVASION IS PRESENT. Perineural invasion: focal. Depth of invasion: 4 mm. "
+                          "Lymphatic invasion: Not specified. Seminal vesicle invasion: Left: Not identified.")
+    assert set(found) == {"lymphovascular", "perineural"}  # no vessel (T2 in the liver), depth or seminal vesicle
+    assert set(reached_terms("Vascular invasion is present. Lymphovascular invasion is not appreciated.")) == {
+        "major_vessel"}
+
+
 @pytest.mark.parametrize(("text", "span"), [
     ("A second focus of invasive ductal carcinoma measuring 0.9 cm is present. Tumor size: 2.1 x 2 x 1.2 cm.",
      "2.1 x 2 x 1.2 cm"),

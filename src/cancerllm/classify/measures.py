@@ -252,8 +252,10 @@ EXTENT_TERMS: tuple[tuple[str, str], ...] = (
     ("visceral_pleura", r"visceral pleura|elastic layer"),
     ("chest_wall", r"parietal pleura|chest wall|pericardi|diaphragm"),
     ("mediastinum", r"\bmediastin|\bcarina|\btrachea|\bvertebra|great vessel"),
-    ("separate_nodules", r"satellite|separate tumou?r nodules?|intrapulmonary metasta|multifocal|multiple tumou?rs"),
-    ("extraprostatic", r"extraprostatic|extracapsular extension|extra-capsular"),
+    ("separate_nodules", (r"satellite|separate (?:tumou?r )?nodules?|intrapulmonary metasta|multifocal|multiple tumou?rs"
+                          r"|(?:focality|lesions):\s*multiple")),
+    ("extraprostatic", (r"extra-?\s?prostatic|extra-?capsul\w*\s+(?:tumou?r\s+)?(?:extension|extention|invasion|"
+                        r"penetration|involvement|spread)|extra-capsular|capsular penetration")),
     ("seminal_vesicle", r"seminal vesicle"),
     ("renal_fat", r"perinephric|perirenal|renal sinus|sinus fat|gerota"),
     ("renal_vein", r"renal vein|vena cava"),
@@ -263,8 +265,11 @@ EXTENT_TERMS: tuple[tuple[str, str], ...] = (
     ("outer_half", r"outer (?:half|one[- ]half|third)"),
     ("cervical_stroma", r"cervical stroma"),
     ("skin", r"\bskin\b|dermis|nipple|peau d.orange|ulcerat"),
-    ("major_vessel", r"portal vein|hepatic vein|vascular invasion|angioinvasion"),
-    ("lymphovascular", r"lymphovascular|angiolymphatic|lymphatic invasion"),
+    # blood vessels (the liver's T2 "microvascular invasion", T3b "portal vein"), not lymphovascular invasion
+    ("major_vessel", (r"portal vein|hepatic vein|(?<![-\w/])vascular invasion|angioinvasion|small[- ]vessel|"
+                      r"micro-?vascular|micro-?vessel|venous invasion|tumou?r thrombus")),
+    ("lymphovascular", (r"lymphovascular|lymph-?\s?vascular|angiolymphatic|lymphatic invasion|lymphatic/vascular"
+                        r"|vascular/lymphatic")),
     ("perineural", r"perineural"),
     ("bone", r"\bbone\b|cartilage|mandible|maxilla"),
     ("adjacent_organ", (r"(?:invad|extend|involv)\w*\s+(?:into\s+)?(?:the\s+)?(?:adjacent|surrounding|contiguous)"
@@ -272,7 +277,7 @@ EXTENT_TERMS: tuple[tuple[str, str], ...] = (
     ("depth", r"depth of (?:invasion|infiltration)|breslow|clark level"),
 )
 _EXTENT = tuple((name, re.compile(p, re.IGNORECASE)) for name, p in EXTENT_TERMS)
-_ABSENT = re.compile(r"\b(?:no|not|negative for|without|free of|uninvolved|absent|lacks?)\b[^.;]{0,40}$",
+_ABSENT = re.compile(r"\b(?:no|not|negative for|without|free of|uninvolved|absent|absence of|lacks?)\b[^.;]{0,40}$",
                      re.IGNORECASE)
 # Synoptic reports say it after the term: "Extraprostatic extension: Not identified", "Visceral pleura invasion: absent".
 _ABSENT_AFTER = re.compile(r"^[\w /()-]{0,30}?(?::|\b(?:is|are|was|were)\b)\s*(?:not\s+(?:identified|present|seen|involved|"
@@ -311,7 +316,7 @@ _LUNG = {"visceral_pleura": 2, "chest_wall": 3, "separate_nodules": 3, "mediasti
 EXTENT_T: dict[str, dict[str, int]] = {
     "COAD": _LUMEN, "READ": _LUMEN, "STAD": {"lamina_propria": 1, **_LUMEN}, "ESCA": {"lamina_propria": 1, **_LUMEN},
     "BLCA": {"lamina_propria": 1, "muscularis_propria": 2, "perivisceral_fat": 3, "adjacent_organ": 4},
-    "PRAD": {"extraprostatic": 3, "seminal_vesicle": 3, "adjacent_organ": 4},
+    "PRAD": {"extraprostatic": 3, "seminal_vesicle": 3, "perivisceral_fat": 3, "adjacent_organ": 4},
     "KIRC": _KIDNEY, "KIRP": _KIDNEY, "KICH": _KIDNEY, "LUAD": _LUNG, "LUSC": _LUNG,
     "THCA": {"extrathyroidal": 3}, "UCEC": {"myometrium": 1, "cervical_stroma": 2},
     "LIHC": {"major_vessel": 2, "adjacent_organ": 4}, "PAAD": {"perivisceral_fat": 3},
@@ -324,8 +329,29 @@ _EXTENT_KEYS = tuple(name for name, _ in EXTENT_TERMS)
 # sentence ("invades through the muscularis propria into pericolonic fat"), or a synoptic "term ...: present".
 _REACH_BEFORE = re.compile(r"\b(?:invad\w*|invasion|infiltrat\w*|extend\w*|extension|penetrat\w*|through|into|involv\w*)"
                            r"\b[^.;:]{0,40}$", re.IGNORECASE)
+# The value of a synoptic extent field: "Extent of invasion: Serosa (visceral peritoneum)", "Tumor extent: Subserosa".
+_FIELD_BEFORE = re.compile(r"\bextent\b[^.;:\n]{0,25}:\s*(?:[\w-]+\s+){0,3}$", re.IGNORECASE)
+_SUBFIELD = re.compile(r"^[\w ,'/()-]{0,30}:")  # "Extent of invasion: Perirenal adipose tissue: does not involve"
 _REACH_AFTER = re.compile(r"^[\w /()-]{0,30}?:\s*(?:present|identified|yes|positive|involved)\b", re.IGNORECASE)
 _NODAL_AFTER = re.compile(r"^[\w /-]{0,25}?\b(?:lymph|nodes?|station)\b", re.IGNORECASE)  # "mediastinal lymph nodes"
+# A term followed by an extension noun ("extraprostatic extension", "seminal vesicle invasion", "periprostatic fat
+# involvement") is a statement that the tumour reaches it, with any wording around it ("established extracapsular
+# extension", "extensive lymphovascular and extraprostatic involvement", "extraprostatic extension: very focal"), unless
+# negated, a heading alone on its line, or a synoptic field left empty or not assessed.
+_EXT_NOUN = re.compile(r"^[\s)/-]*(?:lymphatic\s+)?(?:\([^)\n]{0,30}\)\s*)?"
+                       r"(?:fat\s+|fatty tissue\s+|soft tissue\s+|tumou?r\s*)?"
+                       r"(?:extensions?|extention|invasion|involvement|penetration|spread|growth|infiltration)\b",
+                       re.IGNORECASE)
+_PHRASE_TERM = re.compile(r"extension|extention|invasion|penetration|involvement|spread", re.IGNORECASE)  # in the term
+_EMPTY_FIELD = re.compile(r"^\s*(?:\(specify|:?\s*(?:not applicable|n/a\b|cannot|indeterminate|unknown|not assessed"
+                          r"|not specified|\(?specify)|:\s*(?:[A-Z][\w/ ]{0,30}:|$))", re.IGNORECASE | re.MULTILINE)
+# Negated right after the phrase, across a synoptic sub-field or a PDF period: "Seminal vesicle invasion: Left: Not
+# identified", "Extraprostatic Extension. Not identified", "Vascular invasion?: No".
+_ABSENT_NEAR = re.compile(r"^[\w /():.?-]{0,25}?(?::\s*no\b|\bnot\.?\s+(?:identified|present|seen|noted|involved|"
+                          r"established|appreciated|observed|demonstrated|detected|found|evident)|absent|negative"
+                          r"|uninvolved|free of)\b", re.IGNORECASE)
+_HEADING_ONLY = re.compile(r"^[\s\d.)*+-]*$")  # nothing but list markers before the phrase on its line
+_NOT_PHRASE = {"depth"}  # "depth of invasion: 4 mm" names a measurement, not a structure reached
 _FINDING = {"separate_nodules"}  # named only when found ("satellite nodules"); the others are also named when absent
 # "There is no. angiolymphatic or visceral pleural invasion": the negation reaches across the line break.
 _SOFT_STOP = _line_breaks("no|not|of|or|and|with|the|for|to|in|into|without")
@@ -347,10 +373,29 @@ def reached_terms(text: str) -> dict[str, tuple[int, int]]:
             after = text[m.end():m.end() + 60]
             if _ABSENT.search(before) or _ABSENT_AFTER.search(after) or _NODAL_AFTER.search(after):
                 continue
-            if name in _FINDING or _REACH_BEFORE.search(before) or _REACH_AFTER.search(after):
+            field_value = _FIELD_BEFORE.search(before) and not _SUBFIELD.match(after)
+            if (name in _FINDING or _REACH_BEFORE.search(before) or _REACH_AFTER.search(after) or field_value
+                    or (name not in _NOT_PHRASE and _stated(text, m))):
                 out[name] = (m.start(), m.end())
                 break
     return out
+
+
+def _stated(text: str, m: re.Match[str]) -> bool:
+    """The term at ``m`` heads an extension phrase that says the tumour reaches it (see ``_EXT_NOUN``)."""
+    noun = _EXT_NOUN.match(text[m.end():m.end() + 80])
+    if noun is None and not _PHRASE_TERM.search(m.group(0)):
+        return False
+    capsule = m.group(0).lower().startswith(("extracaps", "extra-caps"))
+    if capsule and _NODAL_BEFORE.search(text[max(0, m.start() - 80):m.start()]):
+        return False  # a lymph node's extracapsular extension (N), not the prostate's
+    end = m.end() + (noun.end() if noun else 0)
+    if _EMPTY_FIELD.match(text[end:end + 60]) or _ABSENT_NEAR.match(text[m.end():m.end() + 60]):
+        return False
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    line_end = text.find("\n", end) % (len(text) + 1)  # -1 (last line) -> len(text)
+    heading = _HEADING_ONLY.match(text[line_start:m.start()]) and not text[end:line_end].strip(" :\t")
+    return not heading
 
 
 def reached_vector(text: str) -> list[float]:

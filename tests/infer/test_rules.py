@@ -93,6 +93,33 @@ def test_labels_model_adds_calibrated_inferred_labels(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "predictions.jsonl.prev").is_file()  # the unlabelled record was moved aside
 
 
+def test_a_labeller_fitted_with_other_report_readers_is_flagged_when_loaded(tmp_path, caplog):
+    import joblib
+
+    from cancerllm.classify.recipe import ClassifyConfig, reader_fingerprint
+    from cancerllm.classify.recipe import run as classify
+    from cancerllm.data.synth import synthesize
+
+    notes = synthesize(120, seed=3)
+    tr, dv = write_jsonl(notes[:90], tmp_path / "tr.jsonl"), write_jsonl(notes[90:], tmp_path / "dv.jsonl")
+    classify(ClassifyConfig(train=str(tr), dev=str(dv), predict=[], out=str(tmp_path / "cls"), folds=3, trees=10,
+                            hard=False))
+    with caplog.at_level("WARNING", logger="cancerllm"):
+        RulePredictor(labels=tmp_path / "cls")
+    assert not caplog.records  # fitted with the installed readers
+    model = joblib.load(tmp_path / "cls" / "model.joblib")
+    assert model.reader == reader_fingerprint() and len(model.reader) == 12
+    for fitted in ("0" * 12, None):  # other readers; a model saved before the fingerprint
+        model.reader = fitted
+        joblib.dump(model, tmp_path / "cls" / "model.joblib")
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="cancerllm"):
+            labeller = RulePredictor(labels=tmp_path / "cls")
+        text = caplog.text
+        assert "fitted with other report readers" in text and "make model" in text and str(tmp_path / "cls") in text
+        assert labeller.predict([Note(id="x", text=NOTE)])[0].labels["cancer_type"]  # still labels, flagged
+
+
 def test_missing_labels_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ResourceError, match="model.joblib"):
         RulePredictor(labels=tmp_path / "nowhere")

@@ -33,13 +33,32 @@ import numpy as np
 from cancerllm.config import at_least, save_config
 from cancerllm.errors import ConfigError, ResourceError
 
-__all__ = ["LABELS", "ClassifyConfig", "LMArgs", "predict_notes", "run"]
+__all__ = ["LABELS", "ClassifyConfig", "LMArgs", "predict_notes", "reader_fingerprint", "run"]
 
 log = logging.getLogger(__name__)
 
 STAGE_LABELS = ("t_stage", "n_stage", "m_stage")
 LABELS = (*STAGE_LABELS, "cancer_type")
 FEATURES = ("lexical", "measures", "extent", "extent_rule", "reached", "lm")
+
+
+# The code that turns a report into the heads' inputs (TF-IDF blocks, sizes and node counts, extension terms, stated
+# classes, metastasis evidence, diagnosis terms). A labeller fitted with one version and run with another predicts from
+# inputs it was not fitted on, so a saved model records the fingerprint it was fitted with.
+READER_MODULES = ("cancerllm.classify.features", "cancerllm.classify.measures", "cancerllm.knowledge.tnm",
+                  "cancerllm.knowledge.metastasis", "cancerllm.knowledge.cancer_types")
+
+
+def reader_fingerprint() -> str:
+    """12 hex digits of sha256 over the source of :data:`READER_MODULES` (the installed readers)."""
+    import hashlib
+    import importlib.util
+
+    digest = hashlib.sha256()
+    for name in READER_MODULES:
+        spec = importlib.util.find_spec(name)
+        digest.update(Path(spec.origin).read_bytes() if spec and spec.origin else name.encode())
+    return digest.hexdigest()[:12]
 
 
 @dataclass
@@ -228,6 +247,7 @@ class Model:
         self.lm: Any = None  # LMFeatures, attached at run time (not pickled)
         self.knn_index: dict[str, Any] = {}  # per label with `knn`: (training TF-IDF rows, their labels)
         self.terms: dict[str, Any] = {}  # per label with `terms`: its fitted Terms
+        self.reader: str | None = None  # reader_fingerprint() at fit time
 
     # -- features -----------------------------------------------------------------------------------------
     def _base(self, ids: list[str], texts: list[str]) -> tuple[Any, Any, np.ndarray]:
@@ -311,6 +331,7 @@ class Model:
         from cancerllm.classify.features import Lexical
         from cancerllm.classify.heads import fit_linear, fit_stacked, out_of_fold
 
+        self.reader = reader_fingerprint()
         if "lexical" in self.cfg.features:
             self.lexical = Lexical().fit(texts)
         if getattr(self.cfg, "invasion", ()):

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -365,7 +366,16 @@ def _load_labeler(folder: Path) -> Any:
                             f"folder (e.g. out/classify/tcga) or build the default with `make model`")
     import joblib
 
-    return joblib.load(path)
+    from cancerllm.classify.recipe import reader_fingerprint
+
+    model = joblib.load(path)
+    fitted, installed = getattr(model, "reader", None), reader_fingerprint()
+    if fitted != installed:
+        logging.getLogger("cancerllm.infer").warning(
+            "labels: %s was fitted with other report readers (%s; installed %s): its labels can differ from the ones "
+            "measured when it was built; rebuild it (`make model` for the default, or rerun `cancerllm classify`)",
+            folder, fitted or "fitted before readers were fingerprinted", installed)
+    return model
 
 
 def _check_types() -> None:  # every rule type is a schema type (import-time guard against a rename)

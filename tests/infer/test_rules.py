@@ -116,7 +116,7 @@ def test_a_labeller_fitted_with_other_report_readers_is_flagged_when_loaded(tmp_
         with caplog.at_level("WARNING", logger="cancerllm"):
             labeller = RulePredictor(labels=tmp_path / "cls")
         text = caplog.text
-        assert "fitted with other report readers" in text and "make model" in text and str(tmp_path / "cls") in text
+        assert "not the installed " + reader_fingerprint() in text and "make model" in text and str(tmp_path / "cls") in text
         assert labeller.predict([Note(id="x", text=NOTE)])[0].labels["cancer_type"]  # still labels, flagged
 
 

@@ -372,9 +372,9 @@ def _load_labeler(folder: Path) -> Any:
     fitted, installed = getattr(model, "reader", None), reader_fingerprint()
     if fitted != installed:
         logging.getLogger("cancerllm.infer").warning(
-            "labels: %s was fitted with other report readers (%s; installed %s): its labels can differ from the ones "
+            "labels: %s was fitted with report readers %s, not the installed %s: its labels can differ from the ones "
             "measured when it was built; rebuild it (`make model` for the default, or rerun `cancerllm classify`)",
-            folder, fitted or "fitted before readers were fingerprinted", installed)
+            folder, fitted or "of unknown version (saved before readers were fingerprinted)", installed)
     return model
 
 

@@ -38,7 +38,7 @@ from cancerllm.errors import ConfigError
 
 __all__ = [
     "DATA_SOURCES", "MIN_PROMPT_TOKENS", "CliText", "DataArgs", "GenerateArgs", "LoRAArgs", "ModelArgs", "TrainArgs",
-    "at_least", "load_config", "parse_overrides", "prompt_style_problems", "save_config", "to_dict",
+    "at_least", "fraction", "load_config", "parse_overrides", "prompt_style_problems", "save_config", "to_dict",
 ]
 
 
@@ -54,6 +54,16 @@ def at_least(name: str, value: int | None, low: int, *, optional: bool = False) 
         return []
     expected = f"null (all) or an integer >= {low}" if optional else f"an integer >= {low}"
     return [f"{name}: got {value}, expected {expected}"]
+
+
+def fraction(name: str, value: float) -> list[str]:
+    """``[]`` when ``0 <= value < 1``, else one problem naming field, value and range.
+
+    >>> fraction("lora.dropout", 1.0)
+    ['lora.dropout: got 1.0, expected 0 <= dropout < 1']
+    """
+    short = name.rsplit(".", 1)[-1]
+    return [] if 0.0 <= value < 1.0 else [f"{name}: got {value}, expected 0 <= {short} < 1"]
 
 
 def prompt_style_problems(name: str, value: str) -> list[str]:
@@ -105,8 +115,7 @@ class LoRAArgs:
 
     def validate(self) -> list[str]:
         problems = at_least("lora.r", self.r, 1) + at_least("lora.alpha", self.alpha, 1)
-        if not 0.0 <= self.dropout < 1.0:
-            problems.append(f"lora.dropout: got {self.dropout}, expected 0 <= dropout < 1")
+        problems += fraction("lora.dropout", self.dropout)
         names = [m.strip() for m in self.target_modules.split(",")]
         if not all(n.replace("_", "").replace(".", "").isalnum() or n == "all-linear" for n in names):
             problems.append(f"lora.target_modules: got {self.target_modules!r}, expected 'all-linear' or a comma "
@@ -183,8 +192,7 @@ class TrainArgs:
         for name in ("batch_size", "grad_accum", "logging_steps", "save_steps", "save_total_limit"):
             problems += at_least(f"train.{name}", getattr(self, name), 1)
         problems += at_least("train.eval_steps", self.eval_steps, 0)
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            problems.append(f"train.warmup_ratio: got {self.warmup_ratio}, expected 0 <= warmup_ratio < 1")
+        problems += fraction("train.warmup_ratio", self.warmup_ratio)
         if self.weight_decay < 0:
             problems.append(f"train.weight_decay: got {self.weight_decay}, expected >= 0")
         if self.max_grad_norm < 0:

@@ -31,6 +31,7 @@ from cancerllm.config import (
     ModelArgs,
     TrainArgs,
     at_least,
+    fraction,
     save_config,
 )
 
@@ -58,9 +59,9 @@ class DemoConfig:
     after step 40 (0.216 -> 0.204 at step 48)."""
     lora_dropout: float = 0.0
     """LoRA dropout of both training stages. 0, not the paper's 0.05 / 0.1: the demo sees each example at most once
-    (SFT 40 x 4 of ~1,070 examples), where dropout regularises nothing, and PEFT draws a fresh mask before every adapted
-    layer (210 per forward pass), which made an SFT step ~1.5x as slow on 2 CPU cores (2026-12-01, one run: 6 demo SFT steps took 76.9 and 79.7 s
-    at 0.1, 52.9 s at 0; r=8 instead of 64 changed nothing, 77.1 s)."""
+    (SFT 40 x 4 of ~1,070 examples), where dropout regularises nothing, and PEFT draws a fresh mask before every
+    adapted layer (210 per forward pass), which made an SFT step ~1.5x as slow on 2 CPU cores (2026-12-01, one run:
+    6 demo SFT steps took 76.9 and 79.7 s at 0.1, 52.9 s at 0; r=8 instead of 64 changed nothing, 77.1 s)."""
     sft_lr: float = 1e-3
     """Higher than the paper's 2e-4: with alpha/r = 16/64 the update is scaled by 0.25, and 48 steps at 2e-4 barely
     move the model (measured: the answers keep the base model's wording)."""
@@ -83,8 +84,7 @@ class DemoConfig:
         if self.max_prompt_tokens >= self.max_seq_len:
             problems.append(f"max_prompt_tokens: got {self.max_prompt_tokens}, expected < max_seq_len "
                             f"({self.max_seq_len}) to leave room for the answer")
-        if not 0.0 <= self.lora_dropout < 1.0:
-            problems.append(f"lora_dropout: got {self.lora_dropout}, expected 0 <= lora_dropout < 1")
+        problems += fraction("lora_dropout", self.lora_dropout)
         if not self.sft_lr > 0:
             problems.append(f"sft_lr: got {self.sft_lr}, expected > 0")
         return problems + at_least("seed", self.seed, 0)

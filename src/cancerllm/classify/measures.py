@@ -373,8 +373,8 @@ def reached_terms(text: str) -> dict[str, tuple[int, int]]:
             after = text[m.end():m.end() + 60]
             if _ABSENT.search(before) or _ABSENT_AFTER.search(after) or _NODAL_AFTER.search(after):
                 continue
-            field_value = _FIELD_BEFORE.search(before) and not _SUBFIELD.match(after)
-            if (name in _FINDING or _REACH_BEFORE.search(before) or _REACH_AFTER.search(after) or field_value
+            if (name in _FINDING or _REACH_BEFORE.search(before) or _REACH_AFTER.search(after)
+                    or (_FIELD_BEFORE.search(before) and not _SUBFIELD.match(after))  # an extent field's value
                     or (name not in _NOT_PHRASE and _stated(text, m))):
                 out[name] = (m.start(), m.end())
                 break
@@ -393,7 +393,8 @@ def _stated(text: str, m: re.Match[str]) -> bool:
     if _EMPTY_FIELD.match(text[end:end + 60]) or _ABSENT_NEAR.match(text[m.end():m.end() + 60]):
         return False
     line_start = text.rfind("\n", 0, m.start()) + 1
-    line_end = text.find("\n", end) % (len(text) + 1)  # -1 (last line) -> len(text)
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
     heading = _HEADING_ONLY.match(text[line_start:m.start()]) and not text[end:line_end].strip(" :\t")
     return not heading
 

@@ -42,6 +42,8 @@ from cancerllm.knowledge.phenotypes import ENTITY_TYPES
 
 __all__ = ["RULE_TYPES", "RulePredictor", "assertion_at", "find_mentions"]
 
+log = logging.getLogger(__name__)
+
 _I = re.IGNORECASE
 
 # Histologies, most specific first; a span already taken by an earlier (longer) one is not matched again.
@@ -371,7 +373,7 @@ def _load_labeler(folder: Path) -> Any:
     model = joblib.load(path)
     fitted, installed = getattr(model, "reader", None), reader_fingerprint()
     if fitted != installed:
-        logging.getLogger("cancerllm.infer").warning(
+        log.warning(
             "labels: %s was fitted with report readers %s, not the installed %s: its labels can differ from the ones "
             "measured when it was built; rebuild it (`make model` for the default, or rerun `cancerllm classify`)",
             folder, fitted or "of unknown version (saved before readers were fingerprinted)", installed)

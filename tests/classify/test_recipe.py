@@ -177,6 +177,30 @@ def test_a_documented_distant_metastasis_is_m1_evidence_with_its_span(classified
     assert predict_notes(model, [Note(id="met", text=text)])[0].meta["label_sources"]["m_stage"]["source"] == "inferred"
 
 
+def test_a_definition_beside_a_masked_t_code_is_t_evidence_with_its_span(classified):
+    import joblib
+
+    from cancerllm.classify.recipe import predict_notes
+    from cancerllm.data.schema import Note
+    from cancerllm.knowledge.tnm import mask_tnm
+
+    _cfg, result = classified
+    model = joblib.load(Path(result["out"]) / "model.joblib")
+    text = ("Breast, left, mastectomy: invasive ductal carcinoma. Primary tumor (pT): pT2: Tumor more than 2 cm but "
+            "not more than 5 cm in greatest dimension. Regional lymph nodes (pN): pN0.")
+    note = Note(id="def", text=text)
+    stated = predict_notes(model, [note])[0].meta["label_sources"]["t_stage"]
+    assert stated["source"] == "evidence" and "rule" not in stated  # the code itself, read as usual
+    rec = predict_notes(model, [note], hard=True)[0]
+    src = rec.meta["label_sources"]["t_stage"]
+    assert rec.labels["t_stage"] == "T2" and src["source"] == "evidence"
+    assert src["text"].startswith("Tumor more than 2 cm but not more than 5 cm")
+    assert src["rule"] == f"AJCC definition beside the stage code (T2 for {rec.labels['cancer_type']})"
+    assert mask_tnm(text)[0][src["start"]:src["end"]] == src["text"]  # the hard record's text is the masked copy
+    model.cfg = ClassifyConfig(**{**model.cfg.__dict__, "definitions": False})
+    assert predict_notes(model, [note], hard=True)[0].meta["label_sources"]["t_stage"]["source"] == "inferred"
+
+
 def test_a_staged_report_without_pm_is_m0_by_a_named_rule_and_keeps_the_heads_distribution(classified):
     import joblib
 

@@ -197,8 +197,14 @@ def test_a_definition_beside_a_masked_t_code_is_t_evidence_with_its_span(classif
     assert src["text"].startswith("Tumor more than 2 cm but not more than 5 cm")
     assert src["rule"] == f"AJCC definition beside the stage code (T2 for {rec.labels['cancer_type']})"
     assert mask_tnm(text)[0][src["start"]:src["end"]] == src["text"]  # the hard record's text is the masked copy
+    # A bare "T2" is not read as a stated class; the definition beside it is, on the report as written.
+    bare = Note(id="bare", text=text.replace("pT2:", "T2 -").replace("pN0", "0/3 nodes"))
+    src = predict_notes(model, [bare])[0].meta["label_sources"]["t_stage"]
+    assert src["source"] == "evidence" and src["rule"].startswith("AJCC definition") and "T2" not in src["text"]
+    assert bare.text[src["start"]:src["end"]] == src["text"]
     model.cfg = ClassifyConfig(**{**model.cfg.__dict__, "definitions": False})
     assert predict_notes(model, [note], hard=True)[0].meta["label_sources"]["t_stage"]["source"] == "inferred"
+    assert predict_notes(model, [bare])[0].meta["label_sources"]["t_stage"]["source"] == "inferred"
 
 
 def test_a_staged_report_without_pm_is_m0_by_a_named_rule_and_keeps_the_heads_distribution(classified):

@@ -117,8 +117,9 @@ class ClassifyConfig:
     type_c: float = 1.0
     """Inverse L2 strength of the stacked cancer-type head (1 of 0.3/1/3 on 5-fold TCGA train+dev)."""
     definitions: bool = True
-    """T read from the category's definition written beside a stage code that cannot be read ("[TNM]: Tumor greater
-    than 7 cm in greatest dimension" on the masked copy), with its span, when no T class is stated
+    """T read from the category's definition written beside a stage code not read as a stated class ("[TNM]: Tumor
+    greater than 7 cm in greatest dimension" on the masked copy, a bare "T2 - Tumor more than 2 cm ..."), with its
+    span, when no T class is stated
     (:mod:`cancerllm.classify.definitions`; needs ``evidence`` and the cancer type). On TCGA train+dev with the codes
     masked it fires in 221 of 2,325 reports and equals the registry T in 211; out of fold the heads had 189 of them."""
     staged_m0: bool = True

@@ -3,11 +3,12 @@
 Synoptic reports often follow the code with the category's AJCC definition: "pT3: Tumor greater than 7 cm in
 greatest dimension", "pT4a (Tumor penetrates to the surface of the visceral peritoneum)", "pT2: Tumor more than 2 cm
 but not more than 4 cm, limited to thyroid". When the code is not read as a stated class (masked, as on the hard
-split, or a bare "T2" the TNM finder leaves alone) the definition still states the category: its size bounds read with the cancer type's AJCC 7th size limits
-(:data:`cancerllm.classify.measures.SIZE_T_CM`), or, without a size, the structure it says the tumour reaches read with
-the type's extension levels (:func:`cancerllm.classify.measures.rule_extent_t`). Only the first clause counts: "Tumor
-> 7 cm; or tumor of any size that directly invades ... chest wall, mediastinum" defines T3 by its size, and its list
-of alternatives names structures of several categories.
+split, or a bare "T2" the TNM finder leaves alone) the definition still states the category: its size bounds read
+with the cancer type's AJCC 7th size limits (:data:`cancerllm.classify.measures.SIZE_T_CM`), or, without a size, the
+structure it says the tumour reaches read with the type's extension levels
+(:func:`cancerllm.classify.measures.rule_extent_t`). Only the first clause counts: "Tumor > 7 cm; or tumor of any size
+that directly invades ... chest wall, mediastinum" defines T3 by its size, and its list of alternatives names
+structures of several categories.
 
 On the TNM-masked TCGA train+dev reports (2,325 with T) a definition is read in 221, and the category it gives equals
 the registry T in 211 (95%; the out-of-fold heads had 189 of them right).

@@ -119,9 +119,9 @@ class ClassifyConfig:
     definitions: bool = True
     """T read from the category's definition written beside a stage code not read as a stated class ("[TNM]: Tumor
     greater than 7 cm in greatest dimension" on the masked copy, a bare "T2 - Tumor more than 2 cm ..."), with its
-    span, when no T class is stated
-    (:mod:`cancerllm.classify.definitions`; needs ``evidence`` and the cancer type). On TCGA train+dev with the codes
-    masked it fires in 221 of 2,325 reports and equals the registry T in 211; out of fold the heads had 189 of them."""
+    span, when no T class is stated (:mod:`cancerllm.classify.definitions`; needs ``evidence`` and the cancer type).
+    On TCGA train+dev with the codes masked it fires in 221 of 2,325 reports and equals the registry T in 211; out of
+    fold the heads had 189 of them."""
     staged_m0: bool = True
     """M0, not the M head's arg-max, for a report that states pT or pN but no pM and documents no distant metastasis
     (the record keeps the head's distribution and names the rule). Chosen on 5-fold CV over TCGA train+dev (1,648
@@ -507,6 +507,15 @@ def _label_records(model: Model, notes: list[Any], texts: list[str], masked: lis
     return out
 
 
+def _predicted_type(dists: dict[str, Any], i: int) -> str | None:
+    """Report ``i``'s most likely cancer type (None when the model does not label cancer types): what the named
+    evidence rules read their organ and size tables with."""
+    if "cancer_type" not in dists:
+        return None
+    classes, p = dists["cancer_type"]
+    return classes[int(p[i].argmax())]
+
+
 def _metastasis_source(model: Model, dists: dict[str, Any], i: int, text: str) -> dict[str, Any] | None:
     """The evidence entry of M1 when report ``i`` documents a distant metastasis for its predicted cancer type.
 
@@ -515,10 +524,10 @@ def _metastasis_source(model: Model, dists: dict[str, Any], i: int, text: str) -
     """
     from cancerllm.knowledge.metastasis import find_distant_metastases
 
-    if not (model.cfg.evidence and model.cfg.metastasis and "cancer_type" in dists):
+    cancer_type = _predicted_type(dists, i)
+    if not (model.cfg.evidence and model.cfg.metastasis and cancer_type):
         return None
-    classes, p = dists["cancer_type"]
-    hits = find_distant_metastases(text, classes[int(p[i].argmax())])
+    hits = find_distant_metastases(text, cancer_type)
     if not hits:
         return None
     h = hits[0]
@@ -531,10 +540,9 @@ def _definition_source(model: Model, dists: dict[str, Any], i: int, text: str) -
     read, for its predicted cancer type (:mod:`cancerllm.classify.definitions`)."""
     from cancerllm.classify.definitions import definition_t, find_definitions
 
-    if not (model.cfg.evidence and model.cfg.definitions and "cancer_type" in dists):
+    cancer_type = _predicted_type(dists, i)
+    if not (model.cfg.evidence and model.cfg.definitions and cancer_type):
         return None
-    classes, p = dists["cancer_type"]
-    cancer_type = classes[int(p[i].argmax())]
     for d in find_definitions(text):
         if t := definition_t(cancer_type, d.text):
             return f"T{t}", {"source": "evidence", "start": d.start, "end": d.end, "text": d.text,

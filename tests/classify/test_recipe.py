@@ -500,3 +500,25 @@ def test_reached_terms_are_stack_columns_beside_the_extension_rule(synth_files):
     assert {"extension: muscularis propria", "extension: perivisceral fat"} <= set(shown)
     assert all(text[s["start"]:s["end"]] == s["text"] for s in src["support"])
     assert any("`reached`" in p for p in ClassifyConfig(features=["lexical", "reached"]).validate())
+
+
+def test_reader_fingerprint_ignores_comments_and_docstrings_but_not_code(tmp_path, monkeypatch):
+    from cancerllm.classify.recipe import reader_fingerprint
+
+    module = tmp_path / "reader_probe_mod.py"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    base = ('"""Reads sizes."""\nimport re\n\nSIZE = re.compile(r"(\\d+) cm")  # the size\n\n\n'
+            'def size(text):\n    """The first size, in cm."""\n    m = SIZE.search(text)\n    return m and int(m[1])\n')
+    fingerprints = {}
+    for name, source in {
+        "base": base,
+        "docs": base.replace('"""The first size, in cm."""', '"""The first size\n    in centimetres (é)."""'),
+        "comment": base.replace("# the size", "# the size, reflowed\n# onto two lines"),
+        "blank": base.replace("\n\n\ndef", "\ndef"),
+        "code": base.replace("int(m[1])", "float(m[1])"),
+        "regex": base.replace('r"(\\d+) cm"', 'r"(\\d+)  cm"'),
+    }.items():
+        module.write_text(source, encoding="utf-8")
+        fingerprints[name] = reader_fingerprint(("reader_probe_mod",))
+    assert fingerprints["docs"] == fingerprints["comment"] == fingerprints["blank"] == fingerprints["base"]
+    assert len({fingerprints["base"], fingerprints["code"], fingerprints["regex"]}) == 3

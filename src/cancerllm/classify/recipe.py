@@ -33,7 +33,7 @@ import numpy as np
 from cancerllm.config import at_least, save_config
 from cancerllm.errors import ConfigError, ResourceError
 
-__all__ = ["LABELS", "ClassifyConfig", "LMArgs", "predict_notes", "reader_fingerprint", "run"]
+__all__ = ["LABELS", "ClassifyConfig", "LMArgs", "code_only", "predict_notes", "reader_fingerprint", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +49,47 @@ READER_MODULES = ("cancerllm.classify.definitions", "cancerllm.classify.features
                   "cancerllm.knowledge.tnm", "cancerllm.knowledge.metastasis", "cancerllm.knowledge.cancer_types")
 
 
-def reader_fingerprint() -> str:
-    """12 hex digits of sha256 over the source of :data:`READER_MODULES` (the installed readers)."""
+def reader_fingerprint(modules: tuple[str, ...] = READER_MODULES) -> str:
+    """12 hex digits of sha256 over the code of ``modules`` (the installed readers), without their comments and
+    docstrings (:func:`code_only`): a reflowed docstring does not flag a labeller, any change to the code does."""
     import hashlib
     import importlib.util
 
     digest = hashlib.sha256()
-    for name in READER_MODULES:
+    for name in modules:
         spec = importlib.util.find_spec(name)
-        digest.update(Path(spec.origin).read_bytes() if spec and spec.origin else name.encode())
+        digest.update(code_only(Path(spec.origin).read_text(encoding="utf-8")).encode() if spec and spec.origin
+                      else name.encode())
     return digest.hexdigest()[:12]
+
+
+def code_only(source: str) -> str:
+    """``source`` without its comments, docstrings (every bare string statement) and blank lines; the rest verbatim.
+
+    Example:
+        >>> code_only("'''Doc.'''\\nX = 1  # one\\n\\ndef f():\\n    '''Doc\\n    more.'''\\n    return 's'  # two\\n")
+        "X = 1\\ndef f():\\n    return 's'"
+    """
+    import ast
+    import io
+    import tokenize
+
+    lines = source.splitlines()
+    cuts: list[tuple[int, int, int, int]] = []  # (first line, first column, last line, end column), 1-based lines
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            cuts.append((*tok.start, *tok.end))
+
+    def column(line: int, byte_offset: int) -> int:  # ast columns count UTF-8 bytes, str slicing counts characters
+        return len(lines[line - 1].encode()[:byte_offset].decode())
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            end_line, end_col = node.end_lineno or node.lineno, node.end_col_offset or 0
+            cuts.append((node.lineno, column(node.lineno, node.col_offset), end_line, column(end_line, end_col)))
+    for first, start, last, end in sorted(cuts, reverse=True):  # from the end, so earlier positions stay valid
+        lines[first - 1:last] = [lines[first - 1][:start] + lines[last - 1][end:]]
+    return "\n".join(line.rstrip() for line in lines if line.strip())
 
 
 @dataclass

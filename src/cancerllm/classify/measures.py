@@ -357,9 +357,10 @@ _FINDING = {"separate_nodules"}  # named only when found ("satellite nodules"); 
 _SOFT_STOP = _line_breaks("no|not|of|or|and|with|the|for|to|in|into|without")
 
 
-def reached_terms(text: str) -> dict[str, tuple[int, int]]:
-    """:data:`EXTENT_TERMS` the tumour is said to reach in ``text``: name -> span of the first such mention (stricter
-    than :func:`extent_vector`: a lymph node station or a specimen part named without an invasion word does not count).
+def reached_terms(text: str, terms: tuple[tuple[str, re.Pattern[str]], ...] | None = None) -> dict[str, tuple[int, int]]:
+    """:data:`EXTENT_TERMS` (or ``terms``: name, compiled pattern) the tumour is said to reach in ``text``: name -> span
+    of the first such mention (stricter than :func:`extent_vector`: a lymph node station or a specimen part named
+    without an invasion word does not count).
 
     Example:
         >>> sorted(reached_terms("Tumor invades through the muscularis propria into pericolonic fat. Serosa: "
@@ -367,7 +368,7 @@ def reached_terms(text: str) -> dict[str, tuple[int, int]]:
         ['muscularis_propria', 'perivisceral_fat', 'visceral_pleura']
     """
     out: dict[str, tuple[int, int]] = {}
-    for name, rx in _EXTENT:
+    for name, rx in _EXTENT if terms is None else terms:
         for m in rx.finditer(text):
             before = _SOFT_STOP.sub(r"\1 ", text[max(0, m.start() - 60):m.start()])
             after = text[m.end():m.end() + 60]

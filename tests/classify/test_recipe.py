@@ -207,6 +207,33 @@ def test_a_definition_beside_a_masked_t_code_is_t_evidence_with_its_span(classif
     assert predict_notes(model, [bare])[0].meta["label_sources"]["t_stage"]["source"] == "inferred"
 
 
+def test_an_organ_the_bladder_tumour_invades_is_t4_evidence_with_its_span(classified):
+    import joblib
+
+    from cancerllm.classify.recipe import predict_notes
+    from cancerllm.data.schema import Note
+    from cancerllm.knowledge.tnm import mask_tnm
+
+    _cfg, result = classified
+    model = joblib.load(Path(result["out"]) / "model.joblib")
+    text = ("Urinary bladder, radical cystoprostatectomy: urothelial carcinoma of the bladder, high grade, 4.0 cm. "
+            "Direct invasion of prostatic stroma: present. Seminal vesicles: not involved. Stage: pT4a pN0.")
+    note = Note(id="org", text=text)
+    stated = predict_notes(model, [note])[0].meta["label_sources"]["t_stage"]
+    assert stated["source"] == "evidence" and "rule" not in stated  # the stated code wins
+    rec = predict_notes(model, [note], hard=True)[0]
+    src = rec.meta["label_sources"]["t_stage"]
+    assert rec.labels["cancer_type"] == "BLCA"
+    assert rec.labels["t_stage"] == "T4" and src["source"] == "evidence"
+    assert src["text"].lower() == "prostatic stroma" and src["rule"] == "AJCC T4: invades the prostatic stroma (BLCA)"
+    assert mask_tnm(text)[0][src["start"]:src["end"]] == src["text"]
+    denied = Note(id="no", text=text.replace("Direct invasion of prostatic stroma: present", "Prostatic stroma: "
+                                             "not involved"))
+    assert predict_notes(model, [denied], hard=True)[0].meta["label_sources"]["t_stage"]["source"] == "inferred"
+    model.cfg = ClassifyConfig(**{**model.cfg.__dict__, "organs": False})
+    assert predict_notes(model, [note], hard=True)[0].meta["label_sources"]["t_stage"]["source"] == "inferred"
+
+
 def test_a_staged_report_without_pm_is_m0_by_a_named_rule_and_keeps_the_heads_distribution(classified):
     import joblib
 

@@ -6,10 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cancerllm.classify.recipe import ClassifyConfig, run
+from cancerllm.classify.recipe import ClassifyConfig, predict_notes, run
 from cancerllm.data.io import write_jsonl
+from cancerllm.data.schema import Note
 from cancerllm.data.synth import synthesize
 from cancerllm.errors import ConfigError
+from cancerllm.knowledge.tnm import mask_tnm
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +30,14 @@ def classified(synth_files):
     cfg = ClassifyConfig(train=str(files["train"]), dev=str(files["dev"]), predict=[str(files["test"])],
                          out=str(root / "out"), folds=3, trees=30)
     return cfg, run(cfg)
+
+
+@pytest.fixture
+def model(classified):
+    """A fresh copy of the fitted model (a test may switch its options off)."""
+    import joblib
+
+    return joblib.load(Path(classified[1]["out"]) / "model.joblib")
 
 
 def _records(path):
@@ -90,7 +100,6 @@ def test_recipe_hard_copy_uses_no_evidence_and_types_are_learned(classified, syn
 def test_recipe_saved_model_predicts_the_same(classified, synth_files):
     import joblib
 
-    from cancerllm.classify.recipe import predict_notes
     from cancerllm.data.io import read_notes
 
     _cfg, result = classified
@@ -154,14 +163,7 @@ def test_inferred_type_is_stacked_over_diagnosis_terms_and_shows_them(classified
     assert terms > 0
 
 
-def test_a_documented_distant_metastasis_is_m1_evidence_with_its_span(classified):
-    import joblib
-
-    from cancerllm.classify.recipe import predict_notes
-    from cancerllm.data.schema import Note
-
-    _cfg, result = classified
-    model = joblib.load(Path(result["out"]) / "model.joblib")
+def test_a_documented_distant_metastasis_is_m1_evidence_with_its_span(model):
     text = ("A. Breast, left, mastectomy: invasive ductal carcinoma, 2.4 cm. Margins negative. "
             "B. Brain, right frontal lobe, resection: metastatic carcinoma, consistent with breast primary.")
     plain = "A. Breast, left, mastectomy: invasive ductal carcinoma, 2.4 cm. Margins negative."
@@ -177,15 +179,7 @@ def test_a_documented_distant_metastasis_is_m1_evidence_with_its_span(classified
     assert predict_notes(model, [Note(id="met", text=text)])[0].meta["label_sources"]["m_stage"]["source"] == "inferred"
 
 
-def test_a_definition_beside_a_masked_t_code_is_t_evidence_with_its_span(classified):
-    import joblib
-
-    from cancerllm.classify.recipe import predict_notes
-    from cancerllm.data.schema import Note
-    from cancerllm.knowledge.tnm import mask_tnm
-
-    _cfg, result = classified
-    model = joblib.load(Path(result["out"]) / "model.joblib")
+def test_a_definition_beside_a_masked_t_code_is_t_evidence_with_its_span(model):
     text = ("Breast, left, mastectomy: invasive ductal carcinoma. Primary tumor (pT): pT2: Tumor more than 2 cm but "
             "not more than 5 cm in greatest dimension. Regional lymph nodes (pN): pN0.")
     note = Note(id="def", text=text)
@@ -207,15 +201,7 @@ def test_a_definition_beside_a_masked_t_code_is_t_evidence_with_its_span(classif
     assert predict_notes(model, [bare])[0].meta["label_sources"]["t_stage"]["source"] == "inferred"
 
 
-def test_an_organ_the_bladder_tumour_invades_is_t4_evidence_with_its_span(classified):
-    import joblib
-
-    from cancerllm.classify.recipe import predict_notes
-    from cancerllm.data.schema import Note
-    from cancerllm.knowledge.tnm import mask_tnm
-
-    _cfg, result = classified
-    model = joblib.load(Path(result["out"]) / "model.joblib")
+def test_an_organ_the_bladder_tumour_invades_is_t4_evidence_with_its_span(model):
     text = ("Urinary bladder, radical cystoprostatectomy: urothelial carcinoma of the bladder, high grade, 4.0 cm. "
             "Direct invasion of prostatic stroma: present. Seminal vesicles: not involved. Stage: pT4a pN0.")
     note = Note(id="org", text=text)
@@ -234,14 +220,7 @@ def test_an_organ_the_bladder_tumour_invades_is_t4_evidence_with_its_span(classi
     assert predict_notes(model, [note], hard=True)[0].meta["label_sources"]["t_stage"]["source"] == "inferred"
 
 
-def test_a_staged_report_without_pm_is_m0_by_a_named_rule_and_keeps_the_heads_distribution(classified):
-    import joblib
-
-    from cancerllm.classify.recipe import predict_notes
-    from cancerllm.data.schema import Note
-
-    _cfg, result = classified
-    model = joblib.load(Path(result["out"]) / "model.joblib")
+def test_a_staged_report_without_pm_is_m0_by_a_named_rule_and_keeps_the_heads_distribution(model):
     staged = Note(id="s", text="Breast, left, mastectomy: invasive ductal carcinoma, 2.4 cm. pT2 pN1a (2/14).")
     unstaged = Note(id="u", text="Breast, left, mastectomy: invasive ductal carcinoma, 2.4 cm. Nodes 2/14.")
     rec = predict_notes(model, [staged, unstaged])
@@ -256,9 +235,8 @@ def test_a_staged_report_without_pm_is_m0_by_a_named_rule_and_keeps_the_heads_di
 def test_extent_rule_adds_one_stack_column_and_shows_the_reached_structure(synth_files, tmp_path):
     import numpy as np
 
-    from cancerllm.classify.recipe import Model, predict_notes
+    from cancerllm.classify.recipe import Model
     from cancerllm.data.io import read_notes
-    from cancerllm.data.schema import Note
     from cancerllm.evaluate.scorer import gold_labels
 
     notes = read_notes(synth_files[1]["train"])[:120]
@@ -282,8 +260,7 @@ def test_conjoined_features_let_a_word_mean_different_stages_in_different_organs
     # word cannot express that (an XOR of word and organ); the type-conjoined copy can.
     import random
 
-    from cancerllm.classify.recipe import Model, predict_notes
-    from cancerllm.data.schema import Note
+    from cancerllm.classify.recipe import Model
 
     rng = random.Random(0)
     filler = ["specimen", "received", "fresh", "sections", "show", "tumor", "cells", "margins", "examined", "slides", "reviewed"]
@@ -317,7 +294,7 @@ def test_conjoin_names_its_allowed_labels():
 
 
 def test_ordinal_columns_are_the_cumulative_probabilities_and_keep_distributions(synth_files):
-    from cancerllm.classify.recipe import Model, predict_notes
+    from cancerllm.classify.recipe import Model
     from cancerllm.data.io import read_notes
     from cancerllm.evaluate.scorer import gold_labels
 
@@ -500,9 +477,8 @@ def test_terms_go_to_the_listed_stacked_heads_from_the_text_their_label_reads(sy
 
 def test_reached_terms_are_stack_columns_beside_the_extension_rule(synth_files):
     from cancerllm.classify.measures import EXTENT_NAMES
-    from cancerllm.classify.recipe import Model, predict_notes
+    from cancerllm.classify.recipe import Model
     from cancerllm.data.io import read_notes
-    from cancerllm.data.schema import Note
     from cancerllm.evaluate.scorer import gold_labels
 
     notes = read_notes(synth_files[1]["train"])[:120]

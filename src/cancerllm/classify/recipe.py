@@ -158,7 +158,7 @@ class ClassifyConfig:
     """T4 read from an organ the report says the tumour invades (the bladder's prostatic stroma, uterus, vagina, pelvic
     or abdominal wall), with its span, when no T class is stated and no definition is read
     (:mod:`cancerllm.classify.organs`; needs ``evidence`` and the cancer type). On TCGA train+dev with the codes
-    masked it fires in 9 reports, right in 7; out of fold the heads had 2 of them."""
+    masked it fires in 8 reports, right in 7; out of fold the heads had 1 of them right."""
     staged_m0: bool = True
     """M0, not the M head's arg-max, for a report that states pT or pN but no pM and documents no distant metastasis
     (the record keeps the head's distribution and names the rule). Chosen on 5-fold CV over TCGA train+dev (1,648

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cancerllm.classify.recipe import ClassifyConfig, predict_notes, run
+from cancerllm.classify.recipe import ClassifyConfig, Model, predict_notes, run
 from cancerllm.data.io import write_jsonl
 from cancerllm.data.schema import Note
 from cancerllm.data.synth import synthesize
@@ -235,7 +235,6 @@ def test_a_staged_report_without_pm_is_m0_by_a_named_rule_and_keeps_the_heads_di
 def test_extent_rule_adds_one_stack_column_and_shows_the_reached_structure(synth_files, tmp_path):
     import numpy as np
 
-    from cancerllm.classify.recipe import Model
     from cancerllm.data.io import read_notes
     from cancerllm.evaluate.scorer import gold_labels
 
@@ -260,7 +259,6 @@ def test_conjoined_features_let_a_word_mean_different_stages_in_different_organs
     # word cannot express that (an XOR of word and organ); the type-conjoined copy can.
     import random
 
-    from cancerllm.classify.recipe import Model
 
     rng = random.Random(0)
     filler = ["specimen", "received", "fresh", "sections", "show", "tumor", "cells", "margins", "examined", "slides", "reviewed"]
@@ -294,7 +292,6 @@ def test_conjoin_names_its_allowed_labels():
 
 
 def test_ordinal_columns_are_the_cumulative_probabilities_and_keep_distributions(synth_files):
-    from cancerllm.classify.recipe import Model
     from cancerllm.data.io import read_notes
     from cancerllm.evaluate.scorer import gold_labels
 
@@ -326,7 +323,6 @@ def test_ordinal_columns_are_the_cumulative_probabilities_and_keep_distributions
 
 
 def test_knn_adds_vote_columns_to_the_listed_stage_heads_only(synth_files):
-    from cancerllm.classify.recipe import Model
     from cancerllm.data.io import read_notes
     from cancerllm.evaluate.scorer import gold_labels
 
@@ -350,7 +346,6 @@ def test_knn_adds_vote_columns_to_the_listed_stage_heads_only(synth_files):
 
 def test_invasion_block_goes_to_the_listed_stage_heads_only(synth_files):
     from cancerllm.classify.features import invasion_sentences
-    from cancerllm.classify.recipe import Model
     from cancerllm.data.io import read_notes
     from cancerllm.evaluate.scorer import gold_labels
 
@@ -442,7 +437,6 @@ def test_terms_go_to_the_listed_stacked_heads_from_the_text_their_label_reads(sy
     from sklearn.feature_extraction.text import CountVectorizer
 
     from cancerllm.classify.features import invasion_sentences
-    from cancerllm.classify.recipe import Model
     from cancerllm.data.io import read_notes
     from cancerllm.evaluate.scorer import gold_labels
 
@@ -477,7 +471,6 @@ def test_terms_go_to_the_listed_stacked_heads_from_the_text_their_label_reads(sy
 
 def test_reached_terms_are_stack_columns_beside_the_extension_rule(synth_files):
     from cancerllm.classify.measures import EXTENT_NAMES
-    from cancerllm.classify.recipe import Model
     from cancerllm.data.io import read_notes
     from cancerllm.evaluate.scorer import gold_labels
 
@@ -525,3 +518,28 @@ def test_reader_fingerprint_ignores_comments_and_docstrings_but_not_code(tmp_pat
         fingerprints[name] = reader_fingerprint(("reader_probe_mod",))
     assert fingerprints["docs"] == fingerprints["comment"] == fingerprints["blank"] == fingerprints["base"]
     assert len({fingerprints["base"], fingerprints["code"], fingerprints["regex"]}) == 3
+
+
+def test_the_stacked_type_head_does_not_collapse_with_few_training_reports():
+    """With 120 training notes some types are seen once, so out-of-fold folds lack them: their probability there is
+    0. The stack must not learn from the log of those zeros (it sent most held-out notes to one type)."""
+    from sklearn.metrics import recall_score
+
+    from cancerllm.evaluate.scorer import gold_labels
+
+    notes = synthesize(400, seed=3)
+    train, held_out = notes[:120], notes[120:]
+    gold = [gold_labels(n) for n in train]
+    counts = np.unique([g["cancer_type"] for g in gold], return_counts=True)[1]
+    assert counts.min() == 1  # the situation under test
+    model = Model(ClassifyConfig(labels=["t_stage", "cancer_type"], features=["lexical"], invasion=[], terms=[],
+                                 ordinal=[], trees=10))
+    model.fit([n.id for n in train], [n.text for n in train], gold)
+    ids, texts = [n.id for n in held_out], [n.text for n in held_out]
+    y = [gold_labels(n)["cancer_type"] for n in held_out]
+    classes, p = model.distributions(ids, texts)["cancer_type"]
+    stacked = recall_score(y, [classes[i] for i in p.argmax(1)], average="macro")
+    head_p = model.type_head.raw_proba(model._base(ids, texts)[0])
+    head = recall_score(y, [model.type_head.classes[i] for i in head_p.argmax(1)], average="macro")
+    assert stacked >= head - 0.02, (stacked, head)
+    assert max(np.bincount(p.argmax(1))) < len(held_out) / 4  # no type takes the held-out notes

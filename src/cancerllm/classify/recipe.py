@@ -148,6 +148,11 @@ class ClassifyConfig:
     :mod:`cancerllm.knowledge.cancer_types` (False = TF-IDF head alone, an ablation)."""
     type_c: float = 1.0
     """Inverse L2 strength of the stacked cancer-type head (1 of 0.3/1/3 on 5-fold TCGA train+dev)."""
+    type_floor: float = 0.01
+    """Floor of the TF-IDF type probabilities the stacked type head reads as logs. With few training reports a type
+    is missing from some out-of-fold training folds and gets probability 0 there; unfloored (1e-9, the earlier
+    behaviour) its log is -21 and the stack learns from those rows a relation the full model never shows, so with
+    150-300 training reports most of dev went to one type."""
     definitions: bool = True
     """T read from the category's definition written beside a stage code not read as a stated class ("[TNM]: Tumor
     greater than 7 cm in greatest dimension" on the masked copy, a bare "T2 - Tumor more than 2 cm ..."), with its
@@ -249,6 +254,8 @@ class ClassifyConfig:
             if f in self.features and "measures" not in self.features:
                 p.append(f"features: `{f}` extends the `measures` block; list both")
         p += [f"{name}: got {v}, expected > 0" for name, v in (("c", self.c), ("type_c", self.type_c)) if v <= 0]
+        if not 0 < self.type_floor < 1:
+            p.append(f"type_floor: got {self.type_floor}, expected a probability in (0, 1)")
         p += at_least("trees", self.trees, 1) + at_least("leaves", self.leaves, 2) + at_least("folds", self.folds, 2)
         p += at_least("bags", self.bags, 1) + at_least("terms_k", self.terms_k, 1)
         p += at_least("limit (training notes)", self.limit, 10, optional=True)
@@ -287,6 +294,7 @@ class Model:
         self.lex_heads: dict[str, Any] = {}  # per stage label: linear head on lexical (+lm) features
         self.stack_heads: dict[str, Any] = {}
         self.type_stack: Any = None  # cancer type over [log TF-IDF probabilities, diagnosis terms]
+        self.type_floor = cfg.type_floor  # fixed at fit: a model saved before the option keeps 1e-9 (see below)
         self.lm: Any = None  # LMFeatures, attached at run time (not pickled)
         self.knn_index: dict[str, Any] = {}  # per label with `knn`: (training TF-IDF rows, their labels)
         self.terms: dict[str, Any] = {}  # per label with `terms`: its fitted Terms
@@ -398,7 +406,8 @@ class Model:
         if self.cfg.type_terms:
             # Learned on out-of-fold probabilities, so the stack sees how reliable the TF-IDF head is on unseen
             # reports; "chromophobe" in the opening then outweighs a KIRC-leaning bag of words.
-            self.type_stack = fit_linear(_type_stack_features(type_p[type_rows], [texts[i] for i in type_rows]),
+            self.type_stack = fit_linear(_type_stack_features(type_p[type_rows], [texts[i] for i in type_rows],
+                                                              self.type_floor),
                                          type_y, c=self.cfg.type_c, seed=self.cfg.seed)
         stage_x = self._stage_matrices(x, type_p, texts)
         for label in (lab for lab in self.cfg.labels if lab in STAGE_LABELS):
@@ -453,7 +462,8 @@ class Model:
         if "cancer_type" in self.cfg.labels:
             if self.type_stack is not None:
                 out["cancer_type"] = (self.type_stack.classes,
-                                      self.type_stack.proba(_type_stack_features(type_p, texts)))
+                                      self.type_stack.proba(_type_stack_features(type_p, texts,
+                                                                                       getattr(self, "type_floor", 1e-9))))
             else:
                 out["cancer_type"] = (self.type_head.classes, self.type_head.proba(xt))
         stage_x = self._stage_matrices(x, type_p, texts)
@@ -477,12 +487,13 @@ class Model:
         return state
 
 
-def _type_stack_features(type_p: np.ndarray, texts: list[str]) -> np.ndarray:
-    """Log TF-IDF type probabilities beside the diagnosis-term presence (whole report, opening)."""
+def _type_stack_features(type_p: np.ndarray, texts: list[str], floor: float) -> np.ndarray:
+    """Log TF-IDF type probabilities (floored at ``floor``) beside the diagnosis-term presence (whole report,
+    opening)."""
     from cancerllm.knowledge.cancer_types import term_vector
 
     terms = np.array([term_vector(t) for t in texts], dtype=np.float64).reshape(len(texts), -1)
-    return np.hstack([np.log(np.clip(type_p, 1e-9, 1.0)), terms])
+    return np.hstack([np.log(np.clip(type_p, floor, 1.0)), terms])
 
 
 def _label_records(model: Model, notes: list[Any], texts: list[str], masked: list[str]) -> list[Any]:

@@ -524,12 +524,13 @@ def _label_records(model: Model, notes: list[Any], texts: list[str], masked: lis
             for name, (s, e) in reached_terms(text).items():  # the record's own text: its spans index the note
                 support.append({"what": f"extension: {name.replace('_', ' ')}", "start": s, "end": e,
                                 "text": text[s:e]})
+        cancer_type = _predicted_type(dists, i)  # what the named evidence rules read their tables with
         for label in model.cfg.labels:
-            if label == "m_stage" and label not in stated and (met := _metastasis_source(model, dists, i, text)):
+            if label == "m_stage" and label not in stated and (met := _metastasis_source(model, cancer_type, text)):
                 labels[label], sources[label] = "M1", met
                 continue
-            if label == "t_stage" and label not in stated and (read := _definition_source(model, dists, i, text)
-                                                                or _organ_source(model, dists, i, text)):
+            if label == "t_stage" and label not in stated and (read := _definition_source(model, cancer_type, text)
+                                                                or _organ_source(model, cancer_type, text)):
                 labels[label], sources[label] = read
                 continue
             if label in stated:
@@ -557,23 +558,21 @@ def _label_records(model: Model, notes: list[Any], texts: list[str], masked: lis
 
 
 def _predicted_type(dists: dict[str, Any], i: int) -> str | None:
-    """Report ``i``'s most likely cancer type (None when the model does not label cancer types): what the named
-    evidence rules read their organ and size tables with."""
+    """Report ``i``'s most likely cancer type (None when the model does not label cancer types)."""
     if "cancer_type" not in dists:
         return None
     classes, p = dists["cancer_type"]
     return classes[int(p[i].argmax())]
 
 
-def _metastasis_source(model: Model, dists: dict[str, Any], i: int, text: str) -> dict[str, Any] | None:
-    """The evidence entry of M1 when report ``i`` documents a distant metastasis for its predicted cancer type.
+def _metastasis_source(model: Model, cancer_type: str | None, text: str) -> dict[str, Any] | None:
+    """The evidence entry of M1 when the report documents a distant metastasis for its predicted ``cancer_type``.
 
     Pathologic M1 is microscopic proof of tumour in a distant organ, so the report's own "Omentum, biopsy:
     metastatic ..." is the evidence; on TCGA train+dev the phrase finder is right in 17 of the 19 reports it fires on.
     """
     from cancerllm.knowledge.metastasis import find_distant_metastases
 
-    cancer_type = _predicted_type(dists, i)
     if not (model.cfg.evidence and model.cfg.metastasis and cancer_type):
         return None
     hits = find_distant_metastases(text, cancer_type)
@@ -584,12 +583,11 @@ def _metastasis_source(model: Model, dists: dict[str, Any], i: int, text: str) -
             "rule": f"distant metastasis ({h.organ})"}
 
 
-def _definition_source(model: Model, dists: dict[str, Any], i: int, text: str) -> tuple[str, dict[str, Any]] | None:
-    """T and its evidence entry when report ``i`` writes the category's definition beside a stage code it cannot
-    read, for its predicted cancer type (:mod:`cancerllm.classify.definitions`)."""
+def _definition_source(model: Model, cancer_type: str | None, text: str) -> tuple[str, dict[str, Any]] | None:
+    """T and its evidence entry when the report writes the category's definition beside a stage code it cannot
+    read, for its predicted ``cancer_type`` (:mod:`cancerllm.classify.definitions`)."""
     from cancerllm.classify.definitions import definition_t, find_definitions
 
-    cancer_type = _predicted_type(dists, i)
     if not (model.cfg.evidence and model.cfg.definitions and cancer_type):
         return None
     for d in find_definitions(text):
@@ -599,12 +597,11 @@ def _definition_source(model: Model, dists: dict[str, Any], i: int, text: str) -
     return None
 
 
-def _organ_source(model: Model, dists: dict[str, Any], i: int, text: str) -> tuple[str, dict[str, Any]] | None:
-    """T4 and its evidence entry when report ``i`` says the tumour invades an organ that defines T4 for its predicted
-    cancer type (:mod:`cancerllm.classify.organs`)."""
+def _organ_source(model: Model, cancer_type: str | None, text: str) -> tuple[str, dict[str, Any]] | None:
+    """T4 and its evidence entry when the report says the tumour invades an organ that defines T4 for its predicted
+    ``cancer_type`` (:mod:`cancerllm.classify.organs`)."""
     from cancerllm.classify.organs import organ_t4
 
-    cancer_type = _predicted_type(dists, i)
     if not (model.cfg.evidence and model.cfg.organs and cancer_type) or not (hit := organ_t4(cancer_type, text)):
         return None
     return "T4", {"source": "evidence", "start": hit.start, "end": hit.end, "text": hit.text,

@@ -6,7 +6,8 @@ Prints macro-F1 of T/N/M on both splits. Any ClassifyConfig field can be overrid
 
     OMP_NUM_THREADS=1 python scripts/classify_cv.py                                   # the kept configuration
     OMP_NUM_THREADS=1 python scripts/classify_cv.py staged_m0=false                   # without the staged-M0 rule
-    OMP_NUM_THREADS=1 python scripts/classify_cv.py staged_m0=false metastasis=false  # without M1 evidence either
+    OMP_NUM_THREADS=1 python scripts/classify_cv.py stage_group=false                 # without M1 from a stated stage IV
+    OMP_NUM_THREADS=1 python scripts/classify_cv.py staged_m0=false metastasis=false stage_group=false  # no M1 evidence
     OMP_NUM_THREADS=1 python scripts/classify_cv.py --dump out/cv/oof.jsonl           # + every out-of-fold label
     OMP_NUM_THREADS=1 python scripts/classify_cv.py --train-fraction 0.887            # fit on fewer reports per fold
 

@@ -179,6 +179,26 @@ def test_a_documented_distant_metastasis_is_m1_evidence_with_its_span(model):
     assert predict_notes(model, [Note(id="met", text=text)])[0].meta["label_sources"]["m_stage"]["source"] == "inferred"
 
 
+def test_a_stage_group_meaning_m1_is_m1_evidence_with_its_span_before_the_staged_m0_rule(model):
+    text = ("Clinical history: stage IV breast carcinoma, debulking surgery. Breast, left, mastectomy: invasive ductal "
+            "carcinoma, 2.4 cm. pT2 pN1a (2/14).")
+    note = Note(id="iv", text=text)
+    for hard in (False, True):
+        rec = predict_notes(model, [note], hard=hard)[0]
+        src = rec.meta["label_sources"]["m_stage"]
+        assert rec.labels["cancer_type"] == "BRCA"
+        assert rec.labels["m_stage"] == "M1" and src["source"] == "evidence"
+        assert src["text"] == "stage IV" and src["rule"] == "AJCC stage IV means M1 (BRCA)"
+        assert (mask_tnm(text)[0] if hard else text)[src["start"]:src["end"]] == src["text"]
+    # Denied, the staged report without pM is M0 by the named rule, as before.
+    denied = Note(id="no", text=text.replace("stage IV breast carcinoma", "no stage IV disease"))
+    src = predict_notes(model, [denied])[0].meta["label_sources"]["m_stage"]
+    assert src["source"] == "inferred" and src["rule"].startswith("staged")
+    model.cfg = ClassifyConfig(**{**model.cfg.__dict__, "stage_group": False})
+    src = predict_notes(model, [note])[0].meta["label_sources"]["m_stage"]
+    assert src["source"] == "inferred" and src["rule"].startswith("staged")
+
+
 def test_a_definition_beside_a_masked_t_code_is_t_evidence_with_its_span(model):
     text = ("Breast, left, mastectomy: invasive ductal carcinoma. Primary tumor (pT): pT2: Tumor more than 2 cm but "
             "not more than 5 cm in greatest dimension. Regional lymph nodes (pN): pN0.")

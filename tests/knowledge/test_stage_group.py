@@ -30,6 +30,9 @@ def test_a_stage_group_meaning_m1_is_read_with_its_span(text, cancer_type, quote
     ("Stage IVA: The cancer has spread more extensively within the chest.", "LUAD"),        # a glossary entry
     ("Type of Procurement: surgery Grade: 2. T Stage: 4 N Stage: 0 M Stage: 0.", "BRCA"),   # T and N fields
     ("Background liver: cirrhotic liver (stage 4 fibrosis).", "COAD"),                      # a fibrosis stage
+    ("Compatible with clinical history of hepatitis C (grade 1 of 4, stage 4 of 4).", "COAD"),  # fibrosis again
+    ("Liver, segment 6: SPECIAL STAIN: Trichrome (positive (stage IV)).", "COAD"),          # fibrosis again
+    ("Background liver: chronic hepatitis, stage 4/4.", "PAAD"),                            # fibrosis again
     ("These findings correspond to AJCC Pathologic Stage IVA (pT4a, pN2c).", "HNSC"),       # IVA is M0 here
     ("FIGO stage IVA: tumour invades the bladder mucosa.", "CESC"),                         # IVA is M0 here
     ("Pathologic stage: IV (pT4b pN0).", "BLCA"),                                           # T4b is stage IV too

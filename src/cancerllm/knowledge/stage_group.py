@@ -10,7 +10,8 @@ uveal melanoma stage IV also holds M0 tumours (T4 or N1), and the stomach's regi
 
 Left unread: a negated or hedged mention ("No stage IV disease pathologically", "Stage IV status is undetermined",
 "reflex testing criteria: Stage IV disease"), a glossary entry (a colon right after the stage: "Stage IVA: The cancer
-has spread ..."), a T, N or M field ("T Stage: 4") and a fibrosis stage ("Trichrome (stage IV)").
+has spread ..."), a T, N or M field ("T Stage: 4") and a liver fibrosis stage ("stage 4 fibrosis", "hepatitis C (grade 1 of 4, stage 4
+of 4)", "Trichrome (stage IV)").
 
 On TCGA train+dev (1,648 reports with an M label, 104 M1) it fires in 8 reports, all registry M1.
 
@@ -39,7 +40,10 @@ _M1_GROUPS: dict[str, frozenset[str]] = {
 }
 _STAGE = re.compile(r"\bstage(?:\s+group(?:ing)?)?\s*[:\-]?\s*(IV|4)(?:\s?([ABC]))?\b", re.IGNORECASE)
 _FIELD_BEFORE = re.compile(r"\b[pcy]?[TNM]\s*$")  # "T Stage: 4"
-_AFTER = re.compile(r"\s*(?::|status\b|fibrosis\b|cirrhosis\b)", re.IGNORECASE)
+_AFTER = re.compile(r"\s*(?::|status\b|fibrosis\b|cirrhosis\b|of\s+(?:4|IV)\b|/\s*(?:4|IV)\b)", re.IGNORECASE)
+# Other scales a pathology report stages: liver fibrosis ("grade 1 of 4, stage 4 of 4", "Trichrome (stage IV)").
+_OTHER_SCALE = re.compile(r"\b(?:fibrosis|trichrome|hepatitis|cirrho\w*|steatohepatitis|grade\s+\d\s+of)\b",
+                          re.IGNORECASE)
 _HEDGE = re.compile(r"\b(?:no|not|without|negative|undetermined|cannot|unknown|if|whether|criteria|suspected"
                     r"|possible|rule\s+out)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?:\.\s|;|\n)")
@@ -65,10 +69,10 @@ def stage_group_m1(text: str, cancer_type: str | None) -> StageGroup | None:
             continue
         if _AFTER.match(text, m.end()):
             continue
-        # The sentence so far: a negation or hedge anywhere in it cancels the mention.
+        # The sentence so far: a negation or hedge anywhere in it cancels the mention, and so does another scale.
         ends = list(_SENTENCE_END.finditer(text, max(0, m.start() - 120), m.start()))
         left = text[ends[-1].end() if ends else max(0, m.start() - 120):m.start()]
-        if _HEDGE.search(left):
+        if _HEDGE.search(left) or _OTHER_SCALE.search(left):
             continue
         return StageGroup(start=m.start(), end=m.end(), group=group)
     return None

@@ -10,6 +10,8 @@ Prints macro-F1 of T/N/M on both splits. Any ClassifyConfig field can be overrid
     OMP_NUM_THREADS=1 python scripts/classify_cv.py staged_m0=false metastasis=false stage_group=false  # no M1 evidence
     OMP_NUM_THREADS=1 python scripts/classify_cv.py --dump out/cv/oof.jsonl           # + every out-of-fold label
     OMP_NUM_THREADS=1 python scripts/classify_cv.py --train-fraction 0.887            # fit on fewer reports per fold
+    python scripts/classify_cv.py "features=[lexical,measures,reached,lm]" "lm_labels=[t_stage]" lm.path=<HF folder>
+                                                                          # an LM block for the T head only
 
 About 20 min on one free core (5 fits of ~4 min); docs/results.md "This round (M and hard T)" has the figures.
 """
@@ -26,7 +28,7 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from cancerllm.classify.recipe import ClassifyConfig, Model, predict_notes
+from cancerllm.classify.recipe import ClassifyConfig, Model, load_lm, predict_notes
 from cancerllm.config import load_config
 from cancerllm.data.io import read_notes_reporting
 from cancerllm.data.paths import data_root
@@ -41,6 +43,8 @@ def main(overrides: list[str], dump: str | None = None, train_fraction: float = 
     notes = [n for split in ("train", "dev") for n in read_notes_reporting(root / f"{split}.jsonl", "classify_cv")]
     gold = [gold_labels(n) for n in notes]
     cfg = load_config(ClassifyConfig, overrides=overrides)
+    # With `lm` features the LM is loaded once; its per-note cache (lm.cache_dir) serves every fold.
+    lm = load_lm(cfg.lm, Path(cfg.lm.cache_dir or "out/cv/lm_cache")) if "lm" in cfg.features else None
     pairs: dict[tuple[str, bool], list[tuple[str, str]]] = {}
     rows: list[dict] = []  # with --dump: one line per report and split (gold type, gold and predicted labels)
     folds = StratifiedKFold(5, shuffle=True, random_state=cfg.seed)
@@ -50,6 +54,7 @@ def main(overrides: list[str], dump: str | None = None, train_fraction: float = 
                 rng = np.random.default_rng(cfg.seed + k)
                 tr = np.sort(rng.choice(tr, size=round(len(tr) * train_fraction), replace=False))
             model = Model(cfg)
+            model.lm = lm
             model.fit([notes[i].id for i in tr], [mask_tnm(notes[i].text)[0] for i in tr], [gold[i] for i in tr])
             for hard in (False, True):
                 for i, rec in zip(te, predict_notes(model, [notes[i] for i in te], hard=hard), strict=True):

@@ -131,6 +131,39 @@ def test_recipe_lm_features_cached_and_truncated(tiny_model, tiny_tokenizer, tmp
     assert np.array_equal(a, b)
 
 
+
+def test_lm_labels_give_the_lm_block_to_the_listed_heads_only(synth_files, tiny_model, tiny_tokenizer, tmp_path):
+    # On TCGA dev a larger model's hidden states raised T but lowered N: the block must be per head.
+    from cancerllm.classify.features import LMFeatures
+    from cancerllm.data.io import read_notes
+    from cancerllm.evaluate.scorer import gold_labels
+
+    notes = read_notes(synth_files[1]["train"])[:120]
+    ids, texts, gold = [n.id for n in notes], [mask_tnm(n.text)[0] for n in notes], [gold_labels(n) for n in notes]
+    hidden = tiny_model.config.hidden_size
+    widths = {}
+    for lm_labels in (["cancer_type", "t_stage", "n_stage", "m_stage"], ["t_stage"]):
+        model = Model(ClassifyConfig(features=["lexical", "lm"], lm_labels=lm_labels, labels=["t_stage", "n_stage",
+                                     "cancer_type"], invasion=[], terms=[], folds=2, trees=5))
+        model.lm = LMFeatures(tiny_model, tiny_tokenizer, layer=1, max_tokens=32, max_chunks=1, cache_dir=tmp_path)
+        model.fit(ids, texts, gold)
+        xt, x, lm, _ = model._base(ids[:3], texts[:3])
+        stage = model._stage_matrices(x, lm, model.type_head.raw_proba(xt), texts[:3])
+        widths[len(lm_labels)] = (xt.shape[1], stage["t_stage"].shape[1], stage["n_stage"].shape[1], x.shape[1])
+        assert lm.shape == (3, hidden)
+        recs = predict_notes(model, notes[:5], hard=True)  # fitted and applied on the same columns
+        assert all(r.labels["t_stage"] in {"T1", "T2", "T3", "T4"} for r in recs)
+    words = widths[4][3]
+    assert widths[4] == (widths[4][0], words + hidden, words + hidden, words)  # every head: words + the LM block
+    assert widths[1][1:] == (words + hidden, words, words)  # T only
+    assert widths[1][0] == widths[4][0] - hidden  # the type head without it
+
+
+def test_lm_labels_name_the_allowed_labels():
+    problems = ClassifyConfig(lm_labels=["t_stage", "grade"]).validate()
+    assert any("lm_labels" in p and "cancer_type" in p and "grade" in p for p in problems)
+
+
 def test_recipe_limit_takes_a_seeded_sample_not_the_first_notes(synth_files, tmp_path):
     # Real files are sorted by patient id (tissue-source site first): the first N reports span few cancer types.
     import joblib
@@ -263,7 +296,7 @@ def test_extent_rule_adds_one_stack_column_and_shows_the_reached_structure(synth
     for feats in (["lexical", "measures"], ["lexical", "measures", "extent_rule"]):
         model = Model(ClassifyConfig(features=feats, folds=2, trees=5))
         model.fit([n.id for n in notes], [n.text for n in notes], [gold_labels(n) for n in notes])
-        _, _, meas = model._base(["x"], ["Tumor invades into the muscularis propria."])
+        _, _, _, meas = model._base(["x"], ["Tumor invades into the muscularis propria."])
         widths[len(feats)] = model._stack(np.zeros((1, 2)), np.full((1, len(model.type_head.classes)), 0.1),
                                           meas).shape[1]
     assert widths[3] == widths[2] + 1  # the rule's column only: the reached-term flags are not columns of their own
@@ -501,7 +534,7 @@ def test_reached_terms_are_stack_columns_beside_the_extension_rule(synth_files):
                   ["lexical", "measures", "reached", "extent_rule"]):
         model = Model(ClassifyConfig(features=feats, folds=2, trees=5))
         model.fit([n.id for n in notes], [n.text for n in notes], [gold_labels(n) for n in notes])
-        _, _, meas = model._base(["x"], [text])
+        _, _, _, meas = model._base(["x"], [text])
         type_p = np.zeros((1, len(model.type_head.classes)))
         type_p[0, model.type_head.classes.index("COAD") if "COAD" in model.type_head.classes else 0] = 1.0
         rows[len(feats)] = model._stack(np.zeros((1, 2)), type_p, meas)[0]

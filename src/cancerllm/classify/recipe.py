@@ -139,6 +139,9 @@ class ClassifyConfig:
     type, AJCC 7th, :func:`cancerllm.classify.measures.rule_extent_t`; needs measures), reached (the extension terms
     the tumour is said to reach, :func:`cancerllm.classify.measures.reached_vector`, one 0/1 column each for the stacked
     heads; needs measures), lm (hidden states)."""
+    lm_labels: list[str] = field(default_factory=lambda: list(LABELS))
+    """Labels whose linear head gets the LM block when ``lm`` is among the features (all by default). On TCGA dev a
+    larger model's block raised T but lowered N, hence per label."""
     evidence: bool = True
     """Read stated T/N/M classes from the text first (False = heads only, an ablation)."""
     metastasis: bool = True
@@ -246,6 +249,9 @@ class ClassifyConfig:
         badt = [x for x in self.terms if x not in STAGE_LABELS]
         if badt:
             p.append(f"terms: got {self.terms}, expected a subset of {list(STAGE_LABELS)}")
+        badl = [x for x in self.lm_labels if x not in LABELS]
+        if badl:
+            p.append(f"lm_labels: got {self.lm_labels}, expected a subset of {list(LABELS)}")
         badk = [x for x in self.knn if x not in STAGE_LABELS]
         if badk:
             p.append(f"knn: got {self.knn}, expected a subset of {list(STAGE_LABELS)}")
@@ -307,8 +313,9 @@ class Model:
         self.reader: str | None = None  # reader_fingerprint() at fit time
 
     # -- features -----------------------------------------------------------------------------------------
-    def _base(self, ids: list[str], texts: list[str]) -> tuple[Any, Any, np.ndarray]:
-        """Matrices for the linear heads (cancer type; T/N/M) and the dense measurement block.
+    def _base(self, ids: list[str], texts: list[str]) -> tuple[Any, Any, Any, np.ndarray]:
+        """Matrices for the linear heads (cancer type; T/N/M: the words, and the LM block or None, which
+        :meth:`_stage_matrices` gives to the stage labels in ``lm_labels``) and the dense measurement block.
 
         The cancer-type matrix adds the report-opening block (:class:`Lexical`); on TCGA dev that block lifted
         type macro-recall 0.923 -> 0.956 but lowered N macro-F1 (0.900 -> 0.859), so the stage heads go without.
@@ -317,16 +324,16 @@ class Model:
 
         from cancerllm.classify.features import measure_matrix
 
-        type_blocks, stage_blocks = [], []
+        type_blocks, stage_blocks, lm = [], [], None
         if "lexical" in self.cfg.features:
             body = self.lexical.transform(texts, opening=False)
             type_blocks += [body, self.lexical.transform_opening(texts)]
             stage_blocks.append(body)
         if "lm" in self.cfg.features:
             emb = self.lm.transform(ids, texts)
-            emb = csr_matrix((emb - self.lm_mean) / self.lm_std * self.lm_weight)
-            type_blocks.append(emb)
-            stage_blocks.append(emb)
+            lm = csr_matrix((emb - self.lm_mean) / self.lm_std * self.lm_weight)
+            if "cancer_type" in getattr(self.cfg, "lm_labels", LABELS):  # models saved before it: every head
+                type_blocks.append(lm)
         meas = measure_matrix(texts) if "measures" in self.cfg.features else np.zeros((len(texts), 0))
         # After the measures, in this order (_stack reads the columns by position): the extent flags, the terms reached
         # (read by the extension rule, and given as columns with `reached`).
@@ -340,7 +347,8 @@ class Model:
 
             reach = np.array([reached_vector(t) for t in texts], dtype=np.float32).reshape(len(texts), -1)
             meas = np.hstack([meas, reach])
-        return hstack(type_blocks).tocsr(), hstack(stage_blocks).tocsr(), meas
+        words = hstack(stage_blocks).tocsr() if stage_blocks else csr_matrix((len(texts), 0))
+        return hstack(type_blocks).tocsr(), words, lm, meas
 
     def _stack(self, lex_p: np.ndarray, type_p: np.ndarray, meas: np.ndarray,
                terms: np.ndarray | None = None) -> np.ndarray:
@@ -366,21 +374,26 @@ class Model:
             blocks.append(np.array(rules, dtype=np.float32).reshape(len(types), 2 + by_rule))
         return np.hstack(blocks).astype(np.float32)
 
-    def _stage_matrices(self, x: Any, type_p: np.ndarray, texts: list[str]) -> dict[str, Any]:
-        """Each stage label's linear-head matrix: ``x``, conjoined with the most likely cancer type for the labels in
-        ``conjoin`` (built once, shared), and beside the invasion-sentence block for the labels in ``invasion``."""
+    def _stage_matrices(self, x: Any, lm: Any, type_p: np.ndarray, texts: list[str]) -> dict[str, Any]:
+        """Each stage label's linear-head matrix: the words ``x`` (beside the LM block ``lm`` for the labels in
+        ``lm_labels``), conjoined with the most likely cancer type for the labels in ``conjoin`` (each variant built
+        once, shared), and beside the invasion-sentence block for the labels in ``invasion``."""
         from scipy.sparse import hstack
 
         from cancerllm.classify.features import conjoined
 
         conjoin = getattr(self.cfg, "conjoin", ())  # models saved before these options existed have neither
         invasion = getattr(self.cfg, "invasion", ())
-        xc = conjoined(x, type_p.argmax(1)) if conjoin else None
+        lm_labels = getattr(self.cfg, "lm_labels", LABELS)
         inv = self.invasion.transform(texts) if invasion else None
+        bases: dict[tuple[bool, bool], Any] = {}
         out = {}
         for label in STAGE_LABELS:
-            m = xc if label in conjoin else x
-            out[label] = hstack([m, inv]).tocsr() if label in invasion else m
+            key = (lm is not None and label in lm_labels, label in conjoin)
+            if key not in bases:
+                m = hstack([x, lm]).tocsr() if key[0] else x
+                bases[key] = conjoined(m, type_p.argmax(1)) if key[1] else m
+            out[label] = hstack([bases[key], inv]).tocsr() if label in invasion else bases[key]
         return out
 
     # -- fit ----------------------------------------------------------------------------------------------
@@ -400,7 +413,7 @@ class Model:
             self.lm_mean, self.lm_std = emb.mean(0), emb.std(0) + 1e-6
             # Scale the dense LM block to the typical norm of a TF-IDF row (1 per vectoriser).
             self.lm_weight = 1.0 / np.sqrt(emb.shape[1])
-        xt, x, meas = self._base(ids, texts)
+        xt, x, lm, meas = self._base(ids, texts)
         n = len(texts)
         type_rows = [i for i in range(n) if gold[i].get("cancer_type")]
         type_y = [gold[i]["cancer_type"] for i in type_rows]
@@ -415,7 +428,7 @@ class Model:
             self.type_stack = fit_linear(_type_stack_features(type_p[type_rows], [texts[i] for i in type_rows],
                                                               self.type_floor),
                                          type_y, c=self.cfg.type_c, seed=self.cfg.seed)
-        stage_x = self._stage_matrices(x, type_p, texts)
+        stage_x = self._stage_matrices(x, lm, type_p, texts)
         for label in (lab for lab in self.cfg.labels if lab in STAGE_LABELS):
             rows = [i for i in range(n) if gold[i].get(label)]
             y = [gold[i][label] for i in rows]
@@ -462,7 +475,7 @@ class Model:
     # -- predict ------------------------------------------------------------------------------------------
     def distributions(self, ids: list[str], texts: list[str]) -> dict[str, tuple[list[str], np.ndarray]]:
         """Calibrated class distributions of every head for masked texts: {label: (classes, (n, k) probs)}."""
-        xt, x, meas = self._base(ids, texts)
+        xt, x, lm, meas = self._base(ids, texts)
         out = {}
         type_p = self.type_head.raw_proba(xt)
         if "cancer_type" in self.cfg.labels:
@@ -472,7 +485,7 @@ class Model:
                                                                                        getattr(self, "type_floor", 1e-9))))
             else:
                 out["cancer_type"] = (self.type_head.classes, self.type_head.proba(xt))
-        stage_x = self._stage_matrices(x, type_p, texts)
+        stage_x = self._stage_matrices(x, lm, type_p, texts)
         for label, head in self.stack_heads.items():
             lex_p = self._with_ordinal(label, self.lex_heads[label].raw_proba(stage_x[label]))
             if label in getattr(self, "knn_index", {}):

@@ -131,7 +131,6 @@ def test_recipe_lm_features_cached_and_truncated(tiny_model, tiny_tokenizer, tmp
     assert np.array_equal(a, b)
 
 
-
 def test_lm_labels_give_the_lm_block_to_the_listed_heads_only(synth_files, tiny_model, tiny_tokenizer, tmp_path):
     # On TCGA dev a larger model's hidden states raised T but lowered N: the block must be per head.
     from cancerllm.classify.features import LMFeatures
@@ -154,7 +153,7 @@ def test_lm_labels_give_the_lm_block_to_the_listed_heads_only(synth_files, tiny_
         recs = predict_notes(model, notes[:5], hard=True)  # fitted and applied on the same columns
         assert all(r.labels["t_stage"] in {"T1", "T2", "T3", "T4"} for r in recs)
     words = widths[4][3]
-    assert widths[4] == (widths[4][0], words + hidden, words + hidden, words)  # every head: words + the LM block
+    assert widths[4][1:] == (words + hidden, words + hidden, words)  # every stage head: words + the LM block
     assert widths[1][1:] == (words + hidden, words, words)  # T only
     assert widths[1][0] == widths[4][0] - hidden  # the type head without it
 
